@@ -1,0 +1,97 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let upcomingFeatures: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "dnsgate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dnsgate", targets: ["dnsgate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+    ],
+    targets: [
+        .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
+        .target(name: "DNSCore", dependencies: ["DNSWire", nioCore], swiftSettings: upcomingFeatures),
+        .target(
+            name: "DNSUpstream",
+            dependencies: ["DNSCore", "DNSWire", nioCore, nioPosix, nioSSL, logging,
+                           .product(name: "NIOTLS", package: "swift-nio")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DNSFrontend",
+            dependencies: [
+                "DNSCore", "DNSWire", nioCore, nioPosix, logging,
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "Config",
+            dependencies: [
+                "DNSCore", "DNSUpstream",
+                .product(name: "Configuration", package: "swift-configuration"),
+                nioCore,
+                logging,
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DNSGateApp",
+            dependencies: [
+                "Config", "DNSCore", "DNSUpstream", "DNSFrontend", nioCore, nioPosix, logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "dnsgate",
+            dependencies: [
+                "DNSGateApp", "Config",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DNSTestSupport",
+            dependencies: ["DNSWire", nioCore],
+            path: "Tests/DNSTestSupport",
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
+        .testTarget(
+            name: "DNSFrontendTests",
+            dependencies: ["DNSFrontend", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "DNSUpstreamTests",
+            dependencies: ["DNSUpstream", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["DNSWire", "DNSTestSupport", nioCore, nioPosix]
+        ),
+    ]
+)

@@ -1,0 +1,16 @@
+/// A configuration value that cannot be used; the description names the key, the value and what is allowed.
+public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let key: String
+    public let value: String
+    public let allowed: String
+
+    public init(key: String, value: String, allowed: String) {
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+    }
+
+    public var description: String {
+        "configuration key '\(self.key)' has invalid value '\(self.value)': \(self.allowed)"
+    }
+}

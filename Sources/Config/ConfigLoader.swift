@@ -1,0 +1,159 @@
+public import Configuration
+import DNSUpstream
+import Logging
+import NIOCore
+import SystemPackage
+
+/// Values given as command-line flags; they override the file and the environment.
+public struct ConfigOverrides: Sendable {
+    public var configFile: String?
+    public var listen: [String]
+    public var upstreams: [String]
+    public var caFiles: [String]
+    public var logLevel: String?
+
+    public init(
+        configFile: String? = nil,
+        listen: [String] = [],
+        upstreams: [String] = [],
+        caFiles: [String] = [],
+        logLevel: String? = nil
+    ) {
+        self.configFile = configFile
+        self.listen = listen
+        self.upstreams = upstreams
+        self.caFiles = caFiles
+        self.logLevel = logLevel
+    }
+}
+
+/// Reads dnsgate's configuration from, in order of precedence, command-line flags, `DNSGATE_*` environment
+/// variables and a YAML file, and validates it into a ``DNSGateConfig``.
+public enum ConfigLoader {
+    /// Loads and validates. `environment` defaults to the process environment.
+    public static func load(
+        overrides: ConfigOverrides,
+        environment: [String: String]? = nil
+    ) async throws -> DNSGateConfig {
+        let environmentProvider =
+            environment.map { EnvironmentVariablesProvider(environmentVariables: $0) } ?? EnvironmentVariablesProvider()
+        let env = environmentProvider.prefixKeys(with: ["dnsgate"])
+        let configFile = overrides.configFile ?? ConfigReader(provider: env).string(forKey: "config")
+        var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: Self.values(of: overrides)), env]
+        if let configFile {
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
+            } catch {
+                throw ConfigError(key: "config", value: configFile, allowed: "a readable YAML file (\(error))")
+            }
+        }
+        return try Self.validate(ConfigReader(providers: providers))
+    }
+
+    private static func values(of overrides: ConfigOverrides) -> [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if !overrides.listen.isEmpty { values["listen"] = ConfigValue(.stringArray(overrides.listen), isSecret: false) }
+        if !overrides.upstreams.isEmpty {
+            values["upstreams"] = ConfigValue(.stringArray(overrides.upstreams), isSecret: false)
+        }
+        if !overrides.caFiles.isEmpty {
+            values["tls.ca_files"] = ConfigValue(.stringArray(overrides.caFiles), isSecret: false)
+        }
+        if let level = overrides.logLevel { values["log.level"] = ConfigValue(.string(level), isSecret: false) }
+        return values
+    }
+
+    /// Turns raw values into a ``DNSGateConfig``, or throws a ``ConfigError`` for the first bad one.
+    static func validate(_ reader: ConfigReader) throws -> DNSGateConfig {
+        let values = ConfigValues(reader: reader)
+        let listen = try values.list("listen", default: DNSGateConfig.defaultListen).map { text in
+            guard let address = ConfigValueParsing.socketAddress(text) else {
+                throw ConfigError(key: "listen", value: text, allowed: "an IP address with port, e.g. 127.0.0.1:53 or [::1]:53")
+            }
+            return address
+        }
+        let upstreams = try values.list("upstreams", default: DNSGateConfig.defaultUpstreams).map { text in
+            do {
+                let address = try UpstreamAddress(parsing: text)
+                if address.transport == .tls, let name = address.tlsName,
+                    UpstreamAddress(transport: .tcp, host: name).hostIsIPLiteral
+                {
+                    throw ConfigError(key: "upstreams", value: text,
+                                      allowed: "the name after # must be a DNS name, not an IP address")
+                }
+                return address
+            } catch let error as UpstreamAddressError {
+                throw ConfigError(key: "upstreams", value: text, allowed: error.reason)
+            }
+        }
+        let levelText = try values.scalar("log.level") ?? "info"
+        guard let logLevel = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ConfigError(key: "log.level", value: levelText,
+                              allowed: "one of trace, debug, info, notice, warning, error, critical")
+        }
+        let queryTimeout = try values.duration("timeouts.query", default: .seconds(5))
+        return DNSGateConfig(
+            listen: listen,
+            upstreams: upstreams,
+            caFiles: try values.list("tls.ca_files", default: []),
+            queryTimeout: queryTimeout,
+            upstreamAttemptTimeout: try values.duration("upstream.attempt_timeout", default: .milliseconds(1500)),
+            upstreamConnectTimeout: try values.duration("upstream.connect_timeout", default: .seconds(2)),
+            upstreamIdleTimeout: try values.duration("upstream.idle_timeout", default: .seconds(30)),
+            upstreamConnectionsPerThread: try values.int("upstream.connections_per_thread", default: 1, in: 1...16),
+            upstreamMaxInFlight: try values.int("upstream.max_in_flight", default: 1000, in: 1...60_000),
+            tcpIdleTimeout: try values.duration("tcp.idle_timeout", default: .seconds(10)),
+            tcpMaxConnections: try values.int("tcp.max_connections", default: 1000, in: 1...1_000_000),
+            tcpMaxQueriesPerConnection: try values.int("tcp.max_queries_per_connection", default: 100,
+                                                       in: 1...65_535),
+            threads: try values.int("threads", default: 0, in: 0...1024),
+            shutdownGracePeriod: try values.duration("shutdown_grace_period", default: .seconds(5)),
+            logLevel: logLevel
+        )
+    }
+}
+
+/// Typed reads with errors that name the key.
+private struct ConfigValues {
+    let reader: ConfigReader
+
+    func scalar(_ key: String) throws -> String? {
+        if let value = self.reader.string(forKey: ConfigKey(key)) { return value }
+        if self.reader.stringArray(forKey: ConfigKey(key)) != nil {
+            throw ConfigError(key: key, value: "(a list)", allowed: "a single value")
+        }
+        return nil
+    }
+
+    func list(_ key: String, default defaultValue: [String]) throws -> [String] {
+        let values = self.reader.stringArray(forKey: ConfigKey(key)) ?? self.reader.string(forKey: ConfigKey(key)).map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+        }
+        guard let values else { return defaultValue }
+        guard !values.isEmpty else { throw ConfigError(key: key, value: "", allowed: "at least one entry") }
+        return values
+    }
+
+    func duration(_ key: String, default defaultValue: TimeAmount) throws -> TimeAmount {
+        guard let text = try self.scalar(key) else { return defaultValue }
+        guard let value = ConfigValueParsing.duration(text), value > .zero else {
+            throw ConfigError(key: key, value: text, allowed: "a positive duration such as 500ms, 5s or 2m")
+        }
+        return value
+    }
+
+    func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = try self.scalar(key) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigError(key: key, value: text,
+                              allowed: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Character) -> String {
+        String(self.drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
+    }
+}

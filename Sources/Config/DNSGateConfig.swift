@@ -1,0 +1,36 @@
+public import DNSUpstream
+public import Logging
+public import NIOCore
+
+/// dnsgate's whole configuration, validated: every value here is usable as it is.
+public struct DNSGateConfig: Sendable {
+    /// Built-in upstreams when none are configured: two well-known public DoT resolvers.
+    public static let defaultUpstreams = ["tls://9.9.9.9:853#dns.quad9.net", "tls://1.1.1.1:853#cloudflare-dns.com"]
+    /// Built-in listen address when none is configured.
+    public static let defaultListen = ["127.0.0.1:5353"]
+
+    /// Addresses to serve plain DNS on, UDP and TCP.
+    public var listen: [SocketAddress]
+    /// Upstreams in failover order.
+    public var upstreams: [UpstreamAddress]
+    /// PEM files with extra trust anchors for DoT upstreams, added to the system's.
+    public var caFiles: [String]
+    /// How long a client waits at most for an answer.
+    public var queryTimeout: TimeAmount
+    /// How long one upstream gets before the next is tried (the last gets what is left of `queryTimeout`).
+    public var upstreamAttemptTimeout: TimeAmount
+    public var upstreamConnectTimeout: TimeAmount
+    public var upstreamIdleTimeout: TimeAmount
+    /// Connections per upstream per thread.
+    public var upstreamConnectionsPerThread: Int
+    /// Queries in flight per upstream connection.
+    public var upstreamMaxInFlight: Int
+    public var tcpIdleTimeout: TimeAmount
+    public var tcpMaxConnections: Int
+    public var tcpMaxQueriesPerConnection: Int
+    /// Event loop threads; 0 means one per core.
+    public var threads: Int
+    /// How long shutdown waits for queries in flight.
+    public var shutdownGracePeriod: TimeAmount
+    public var logLevel: Logger.Level
+}

@@ -1,0 +1,72 @@
+public import DNSWire
+public import NIOCore
+
+/// How a query reached dnsgate.
+public enum DNSTransport: String, Sendable {
+    case udp, tcp, tls, https, tun
+}
+
+/// What a frontend knows about where a query came from, for access control, rate limits and logs.
+public struct DNSRequestMetadata: Sendable {
+    /// The client's address, if the transport has one.
+    public var client: SocketAddress?
+    public var transport: DNSTransport
+
+    public init(client: SocketAddress?, transport: DNSTransport) {
+        self.client = client
+        self.transport = transport
+    }
+}
+
+/// A parsed query on its way through the pipeline. It keeps the client's own bytes, so that answers can be
+/// forwarded and patched rather than re-encoded.
+public struct DNSRequest: Sendable {
+    /// The client's message, as received.
+    public var message: ByteBuffer
+    /// Index of `message`.
+    public let view: DNSMessageView
+    /// The (single) question, with the client's spelling.
+    public let question: DNSQuestion
+    public let metadata: DNSRequestMetadata
+    /// When the client stops waiting; every stage must answer before then.
+    public let deadline: NIODeadline
+
+    /// Creates a request from a message whose view has exactly one question.
+    public init?(message: ByteBuffer, view: DNSMessageView, metadata: DNSRequestMetadata, deadline: NIODeadline) {
+        guard let question = view.question else { return nil }
+        self.message = message
+        self.view = view
+        self.question = question
+        self.metadata = metadata
+        self.deadline = deadline
+    }
+
+    /// The message ID the client chose.
+    public var id: UInt16 { self.view.header.id }
+
+    /// The largest UDP answer the client accepts: its EDNS payload size (never below 512), or 512 without EDNS.
+    public var maxUDPResponseSize: Int {
+        max(512, Int(self.view.opt?.udpPayloadSize ?? 512))
+    }
+}
+
+/// The answer to a ``DNSRequest``, in wire form, ready to send to the client.
+public struct DNSResponse: Sendable {
+    public var message: ByteBuffer
+
+    public init(message: ByteBuffer) {
+        self.message = message
+    }
+
+    /// A response with `rcode` (and optionally an Extended DNS Error) built for `request`.
+    public static func error(
+        _ rcode: DNSRCode,
+        for request: DNSRequest,
+        extendedError: DNSExtendedErrorCode? = nil
+    ) -> DNSResponse {
+        // The request's view always has a readable header, so the builder always returns a message.
+        let message = DNSErrorResponse.make(rcode, to: request.message, view: request.view,
+                                            extendedError: extendedError) ?? ByteBuffer()
+        return DNSResponse(message: message)
+    }
+}

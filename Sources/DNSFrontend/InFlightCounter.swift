@@ -1,0 +1,10 @@
+import Atomics
+
+/// Counts queries being answered across event loops, so that shutdown can wait for them.
+final class InFlightCounter: Sendable {
+    private let count = ManagedAtomic<Int>(0)
+
+    func increment() { self.count.wrappingIncrement(ordering: .relaxed) }
+    func decrement() { self.count.wrappingDecrement(ordering: .relaxed) }
+    var value: Int { self.count.load(ordering: .relaxed) }
+}

@@ -1,0 +1,43 @@
+import DNSCore
+import DNSWire
+import NIOCore
+
+/// What a frontend does with an incoming message, decided the same way for every transport.
+enum QueryIntake {
+    /// A well-formed query for the pipeline.
+    case request(DNSRequest)
+    /// An error answer to send without asking the pipeline (FORMERR, NOTIMP, BADVERS).
+    case reply(ByteBuffer)
+    /// Nothing to answer: not a DNS message, or a response (answering those invites loops).
+    case drop
+
+    /// Classifies `message`. A query whose header is readable but whose body is not gets FORMERR (RFC 1035);
+    /// one with another opcode gets NOTIMP; one with an EDNS version other than 0 gets BADVERS (RFC 6891 §6.1.3).
+    init(message: ByteBuffer, metadata: DNSRequestMetadata, deadline: NIODeadline) {
+        guard let header = DNSHeader(message), !header.isResponse else {
+            self = .drop
+            return
+        }
+        let view: DNSMessageView
+        do {
+            view = try DNSMessageView(message)
+        } catch {
+            self = DNSErrorResponse.make(.formErr, to: message, view: nil).map { .reply($0) } ?? .drop
+            return
+        }
+        let rcode: DNSRCode? =
+            if header.opcode != .query { .notImp }
+            else if header.questionCount != 1 { .formErr }
+            else if let opt = view.opt, opt.version != 0 { .badVers }
+            else { nil }
+        if let rcode {
+            self = DNSErrorResponse.make(rcode, to: message, view: view).map { .reply($0) } ?? .drop
+            return
+        }
+        guard let request = DNSRequest(message: message, view: view, metadata: metadata, deadline: deadline) else {
+            self = .drop
+            return
+        }
+        self = .request(request)
+    }
+}

@@ -1,0 +1,126 @@
+import DNSCore
+import DNSWire
+import NIOCore
+
+/// Serves one DNS-over-TCP connection (RFC 7766): many queries, pipelined, each answered as soon as its answer is
+/// ready, in any order. Reading pauses while the connection has `maxInFlight` queries open or the client is not
+/// reading its answers; the connection closes when idle, when the client half-closes and everything is answered,
+/// or on a framing error.
+final class TCPQueryHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Sent down the pipeline to make the connection finish what it has and close.
+    struct Drain {}
+
+    private let pipeline: any DNSHandler
+    private let queryTimeout: TimeAmount
+    private let maxInFlight: Int
+    private var context: ChannelHandlerContext?
+    private var inFlight = 0
+    private var readHeld = false
+    private var inputClosed = false
+    private var draining = false
+    private var flushScheduled = false
+
+    init(pipeline: any DNSHandler, queryTimeout: TimeAmount, maxInFlight: Int) {
+        self.pipeline = pipeline
+        self.queryTimeout = queryTimeout
+        self.maxInFlight = maxInFlight
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = self.unwrapInboundIn(data)
+        guard !self.draining else { return }
+        let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: .tcp)
+        switch QueryIntake(message: message, metadata: metadata, deadline: .now() + self.queryTimeout) {
+        case .drop:
+            // A response, or bytes that are not DNS at all: nothing on this stream can be trusted any more.
+            context.close(promise: nil)
+        case .reply(let reply):
+            self.send(reply)
+        case .request(let request):
+            self.inFlight += 1
+            self.pipeline.handle(request, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
+                self.inFlight -= 1
+                switch result {
+                case .success(let response): self.send(response.message)
+                case .failure: self.send(DNSResponse.error(.servFail, for: request).message)
+                }
+                self.resumeReadingIfPossible()
+                self.closeIfFinished()
+            }
+        }
+    }
+
+    private func send(_ message: ByteBuffer) {
+        guard let context = self.context else { return }
+        var framed = context.channel.allocator.buffer(capacity: message.readableBytes + 2)
+        framed.writeLengthPrefixedDNSMessage(message)
+        context.write(self.wrapOutboundOut(framed), promise: nil)
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.context?.flush()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.inFlight >= self.maxInFlight || !context.channel.isWritable || self.draining {
+            self.readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.resumeReadingIfPossible()
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReadingIfPossible() {
+        guard self.readHeld, let context = self.context, self.inFlight < self.maxInFlight,
+            context.channel.isWritable, !self.draining
+        else { return }
+        self.readHeld = false
+        context.read()
+    }
+
+    private func closeIfFinished() {
+        guard self.inFlight == 0, self.inputClosed || self.draining, let context = self.context else { return }
+        // Flush first: answers written in this tick are still waiting for the scheduled flush.
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            self.inputClosed = true
+            self.closeIfFinished()
+        case is IdleStateHandler.IdleStateEvent:
+            // RFC 7766 §6.2.3: the server closes idle connections; one with queries open is not idle.
+            if self.inFlight == 0 { context.close(promise: nil) }
+        case is Drain:
+            self.draining = true
+            self.closeIfFinished()
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Framing errors and resets: the stream is unusable.
+        context.close(promise: nil)
+    }
+}

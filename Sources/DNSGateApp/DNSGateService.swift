@@ -1,0 +1,99 @@
+public import Config
+import DNSCore
+import DNSFrontend
+import DNSUpstream
+public import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+import UnixSignals
+
+/// The running proxy: event loops, upstreams, pipeline and listeners built from a ``DNSGateConfig``. Runs until a
+/// graceful shutdown, then stops accepting, lets queries in flight finish within the grace period, and closes.
+public struct DNSGateService: Service {
+    public let config: DNSGateConfig
+    private let logger: Logger
+
+    public init(config: DNSGateConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let threads = self.config.threads == 0 ? System.coreCount : self.config.threads
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        do {
+            try await self.serve(on: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+
+    private func serve(on group: MultiThreadedEventLoopGroup) async throws {
+        let upstream = try Self.makeUpstream(self.config, group: group, logger: self.logger)
+        let pipeline = DNSPipeline(middlewares: [], terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
+        let frontend = DNSFrontend(
+            configuration: FrontendConfiguration(
+                listen: self.config.listen,
+                queryTimeout: self.config.queryTimeout,
+                tcpIdleTimeout: self.config.tcpIdleTimeout,
+                maxTCPConnections: self.config.tcpMaxConnections,
+                maxTCPQueriesPerConnection: self.config.tcpMaxQueriesPerConnection),
+            pipeline: pipeline, group: group, logger: self.logger)
+        do {
+            try await frontend.start()
+        } catch {
+            await frontend.shutdown(gracePeriod: .zero)
+            await upstream.shutdown()
+            throw error
+        }
+        self.logger.notice("dnsgate started", metadata: [
+            "threads": "\(group.makeIterator().map { _ in 1 }.count)",
+            "upstreams": "\(upstream.description)",
+        ])
+        try? await gracefulShutdown()
+        self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
+        await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
+        await upstream.shutdown()
+        self.logger.notice("dnsgate stopped")
+    }
+
+    /// The configured upstreams behind ordered failover (or the single upstream alone).
+    static func makeUpstream(_ config: DNSGateConfig, group: any EventLoopGroup, logger: Logger) throws
+        -> any Upstream
+    {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.additionalTrustRoots = try config.caFiles.map { path in
+            do {
+                return .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw ConfigError(key: "tls.ca_files", value: path, allowed: "a readable PEM certificate file (\(error))")
+            }
+        }
+        let options = UpstreamConnectionOptions(
+            connectTimeout: config.upstreamConnectTimeout,
+            idleTimeout: config.upstreamIdleTimeout,
+            maxInFlight: config.upstreamMaxInFlight)
+        let upstreams: [any Upstream] = try config.upstreams.map { address in
+            try ResolverUpstream(address: address, group: group, tlsConfiguration: tls, options: options,
+                                 connectionsPerLoop: config.upstreamConnectionsPerThread, logger: logger)
+        }
+        if upstreams.count == 1, let only = upstreams.first { return only }
+        return FailoverUpstream(upstreams: upstreams, attemptTimeout: config.upstreamAttemptTimeout)
+    }
+}
+
+/// Runs dnsgate's services until SIGTERM or SIGINT.
+public enum DNSGateApp {
+    public static func run(config: DNSGateConfig, logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [DNSGateService(config: config, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}

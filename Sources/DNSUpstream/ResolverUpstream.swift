@@ -1,0 +1,87 @@
+import DNSWire
+public import Logging
+public import NIOCore
+public import NIOSSL
+
+/// One upstream resolver, reached over TLS, TCP or UDP, with its own persistent connections on every event loop
+/// of the group: a query is sent on the loop it arrived on, so the hot path never hops threads.
+public final class ResolverUpstream: Upstream {
+    public let address: UpstreamAddress
+    private let slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]]
+    private let anyLoop: any EventLoop
+    /// For UDP upstreams: where truncated answers are asked again.
+    private let tcpFallback: ResolverUpstream?
+
+    /// - Parameters:
+    ///   - tlsConfiguration: used for `tls://` upstreams; its trust roots and minimum version apply.
+    ///   - connectionsPerLoop: how many connections each event loop keeps to this upstream.
+    public init(
+        address: UpstreamAddress,
+        group: any EventLoopGroup,
+        tlsConfiguration: TLSConfiguration,
+        options: UpstreamConnectionOptions,
+        connectionsPerLoop: Int = 1,
+        logger: Logger
+    ) throws {
+        self.address = address
+        let connector: any UpstreamConnector
+        switch address.transport {
+        case .tls:
+            connector = StreamConnector(address: address, sslContext: try NIOSSLContext(configuration: tlsConfiguration),
+                                        options: options)
+            self.tcpFallback = nil
+        case .tcp:
+            connector = StreamConnector(address: address, sslContext: nil, options: options)
+            self.tcpFallback = nil
+        case .udp:
+            connector = DatagramConnector(address: address, options: options)
+            self.tcpFallback = try ResolverUpstream(
+                address: UpstreamAddress(transport: .tcp, host: address.host, port: address.port),
+                group: group, tlsConfiguration: tlsConfiguration, options: options, connectionsPerLoop: 1,
+                logger: logger)
+        }
+        var slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]] = [:]
+        var anyLoop: (any EventLoop)? = nil
+        for loop in group.makeIterator() {
+            anyLoop = anyLoop ?? loop
+            slots[ObjectIdentifier(loop)] = (0..<max(1, connectionsPerLoop)).map { _ in
+                NIOLoopBoundBox.makeBoxSendingValue(
+                    UpstreamConnectionSlot(eventLoop: loop, connector: connector, name: address.description,
+                                           maxWaiters: options.maxInFlight, logger: logger),
+                    as: UpstreamConnectionSlot.self, eventLoop: loop)
+            }
+        }
+        self.slots = slots
+        self.anyLoop = anyLoop ?? group.next()
+    }
+
+    public var description: String { self.address.description }
+
+    public func send(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        guard let boxes = self.slots[ObjectIdentifier(eventLoop)] else {
+            // A loop outside the group (tests, other components): use one of ours and come back.
+            return self.anyLoop.flatSubmit { self.send(query, on: self.anyLoop) }.hop(to: eventLoop)
+        }
+        let promise = eventLoop.makePromise(of: UpstreamAnswer.self)
+        var chosen = boxes[0].value
+        for box in boxes.dropFirst() where box.value.inFlight < chosen.inFlight {
+            chosen = box.value
+        }
+        chosen.send(query, promise: promise)
+        guard let tcpFallback = self.tcpFallback else { return promise.futureResult }
+        return promise.futureResult.flatMap { answer in
+            // RFC 7766 §5: a truncated UDP answer is asked again over TCP.
+            guard answer.view.header.isTruncated else { return eventLoop.makeSucceededFuture(answer) }
+            return tcpFallback.send(query, on: eventLoop)
+        }
+    }
+
+    public func shutdown() async {
+        for boxes in self.slots.values {
+            for box in boxes {
+                try? await box.eventLoop.submit { box.value.shutdown() }.get()
+            }
+        }
+        await self.tcpFallback?.shutdown()
+    }
+}

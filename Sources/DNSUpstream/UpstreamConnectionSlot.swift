@@ -1,0 +1,145 @@
+import Logging
+import NIOCore
+
+/// One upstream connection on one event loop, opened on first use and reopened after it closes. Queries that
+/// arrive while it connects wait for it; after a failed attempt it backs off exponentially, and queries whose
+/// deadline falls before the back-off ends fail at once (so failover moves on) while the others wait for the next
+/// attempt. Confined to its event loop.
+final class UpstreamConnectionSlot {
+    private enum State {
+        case idle
+        case connecting
+        case ready(UpstreamMultiplexer)
+        case backingOff(until: NIODeadline)
+        case shutDown
+    }
+
+    private struct Waiter {
+        var query: UpstreamQuery
+        var promise: EventLoopPromise<UpstreamAnswer>
+    }
+
+    static let initialBackoff = TimeAmount.milliseconds(100)
+    static let maxBackoff = TimeAmount.seconds(5)
+
+    private let eventLoop: any EventLoop
+    private let connector: any UpstreamConnector
+    private let name: String
+    private let maxWaiters: Int
+    private let logger: Logger
+    private var state = State.idle
+    private var waiters: [Waiter] = []
+    private var consecutiveFailures = 0
+
+    init(eventLoop: any EventLoop, connector: any UpstreamConnector, name: String, maxWaiters: Int, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.connector = connector
+        self.name = name
+        self.maxWaiters = maxWaiters
+        self.logger = logger
+    }
+
+    /// Queries in flight on the current connection.
+    var inFlight: Int {
+        if case .ready(let multiplexer) = self.state { return multiplexer.inFlight }
+        return self.waiters.count
+    }
+
+    func send(_ query: UpstreamQuery, promise: EventLoopPromise<UpstreamAnswer>) {
+        switch self.state {
+        case .ready(let multiplexer) where multiplexer.isOpen:
+            multiplexer.send(query, promise: promise)
+        case .ready, .idle:
+            self.enqueue(query, promise)
+            self.connect()
+        case .connecting:
+            self.enqueue(query, promise)
+        case .backingOff(let until):
+            if query.deadline > until {
+                self.enqueue(query, promise)
+            } else {
+                promise.fail(UpstreamError.backingOff(self.name))
+            }
+        case .shutDown:
+            promise.fail(UpstreamError.shuttingDown(self.name))
+        }
+    }
+
+    /// Stops taking queries; the connection closes once the queries in flight are answered or expire.
+    func shutdown() {
+        if case .ready(let multiplexer) = self.state { multiplexer.closeWhenIdle() }
+        self.state = .shutDown
+        self.failWaiters(UpstreamError.shuttingDown(self.name)) { _ in true }
+    }
+
+    private func enqueue(_ query: UpstreamQuery, _ promise: EventLoopPromise<UpstreamAnswer>) {
+        guard self.waiters.count < self.maxWaiters else {
+            promise.fail(UpstreamError.busy(self.name))
+            return
+        }
+        self.waiters.append(Waiter(query: query, promise: promise))
+    }
+
+    private func connect() {
+        self.state = .connecting
+        self.connector.connect(on: self.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                self.connected(channel)
+            case .failure(let error):
+                self.connectFailed(error)
+            }
+        }
+    }
+
+    private func connected(_ channel: any Channel) {
+        guard case .connecting = self.state,
+            let multiplexer = try? channel.pipeline.syncOperations.handler(type: UpstreamMultiplexer.self)
+        else {
+            channel.close(promise: nil)
+            return
+        }
+        if self.consecutiveFailures > 0 {
+            self.logger.notice("upstream reachable again", metadata: ["upstream": "\(self.name)"])
+        }
+        self.consecutiveFailures = 0
+        self.state = .ready(multiplexer)
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            guard case .ready(let current) = self.state, current === multiplexer else { return }
+            self.state = .idle
+            if !self.waiters.isEmpty { self.connect() }
+        }
+        let waiting = self.waiters
+        self.waiters.removeAll()
+        for waiter in waiting { multiplexer.send(waiter.query, promise: waiter.promise) }
+    }
+
+    private func connectFailed(_ error: any Error) {
+        guard case .connecting = self.state else { return }
+        self.consecutiveFailures += 1
+        let exponent = min(self.consecutiveFailures - 1, 16)
+        let delay = min(Self.initialBackoff * (1 << exponent), Self.maxBackoff)
+        let until = NIODeadline.now() + delay
+        self.state = .backingOff(until: until)
+        if self.consecutiveFailures == 1 {
+            self.logger.warning("upstream connection failed", metadata: [
+                "upstream": "\(self.name)", "error": "\(error)",
+            ])
+        }
+        let failure = (error as? UpstreamError) ?? UpstreamError.connectFailed(self.name, reason: "\(error)")
+        self.failWaiters(failure) { $0.query.deadline <= until }
+        self.eventLoop.assumeIsolated().scheduleTask(deadline: until) {
+            guard case .backingOff = self.state else { return }
+            self.state = .idle
+            if !self.waiters.isEmpty { self.connect() }
+        }
+    }
+
+    private func failWaiters(_ error: UpstreamError, where shouldFail: (Waiter) -> Bool) {
+        var kept: [Waiter] = []
+        for waiter in self.waiters {
+            if shouldFail(waiter) { waiter.promise.fail(error) } else { kept.append(waiter) }
+        }
+        self.waiters = kept
+    }
+}

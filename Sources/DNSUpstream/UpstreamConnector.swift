@@ -1,0 +1,138 @@
+import DNSCore
+public import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// Opens one connection to an upstream on a given event loop. The returned channel's pipeline ends in an
+/// ``UpstreamMultiplexer`` and is ready for queries: for TLS, only once the handshake, certificate checks included,
+/// has completed, so that no query is ever written to an unverified peer.
+protocol UpstreamConnector: Sendable {
+    func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+}
+
+/// Limits shared by every connection to one upstream.
+public struct UpstreamConnectionOptions: Sendable {
+    /// How long a TCP connect plus TLS handshake may take.
+    public var connectTimeout: TimeAmount
+    /// A connection with nothing in flight for this long is closed.
+    public var idleTimeout: TimeAmount
+    /// Queries in flight on one connection at most.
+    public var maxInFlight: Int
+
+    public init(
+        connectTimeout: TimeAmount = .seconds(3),
+        idleTimeout: TimeAmount = .seconds(30),
+        maxInFlight: Int = 1000
+    ) {
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+        self.maxInFlight = maxInFlight
+    }
+}
+
+/// TCP or DNS-over-TLS connections.
+struct StreamConnector: UpstreamConnector {
+    let address: UpstreamAddress
+    let sslContext: NIOSSLContext?
+    let options: UpstreamConnectionOptions
+
+    func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let handshake = eventLoop.makePromise(of: Void.self)
+        let address = self.address
+        let sslContext = self.sslContext
+        let options = self.options
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(options.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let sslContext {
+                        try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: address.tlsName))
+                        try sync.addHandler(TLSHandshakeObserver(promise: handshake))
+                    }
+                    try sync.addHandler(IdleStateHandler(allTimeout: options.idleTimeout))
+                    try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
+                    try sync.addHandler(UpstreamMultiplexer(framing: .lengthPrefixed, maxInFlight: options.maxInFlight,
+                                                            upstreamName: address.description))
+                }
+            }
+        let connected = bootstrap.connect(host: address.host, port: address.port)
+        guard sslContext != nil else { return connected }
+        connected.cascadeFailure(to: handshake)
+        let timer = eventLoop.scheduleTask(in: options.connectTimeout) {
+            handshake.fail(UpstreamError.connectFailed(address.description, reason: "TLS handshake timed out"))
+        }
+        handshake.futureResult.whenComplete { _ in timer.cancel() }
+        return connected.flatMap { channel in
+            handshake.futureResult.map { channel }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
+        }
+    }
+}
+
+/// Connected UDP sockets.
+struct DatagramConnector: UpstreamConnector {
+    let address: UpstreamAddress
+    let options: UpstreamConnectionOptions
+
+    func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let address = self.address
+        let options = self.options
+        return DatagramBootstrap(group: eventLoop)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_535))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: options.idleTimeout))
+                    try sync.addHandler(DatagramPayloadUnwrapper())
+                    try sync.addHandler(UpstreamMultiplexer(framing: .datagram, maxInFlight: options.maxInFlight,
+                                                            upstreamName: address.description))
+                }
+            }
+            .connect(host: address.host, port: address.port)
+    }
+}
+
+/// Passes on the payload of each datagram read from a connected UDP socket.
+final class DatagramPayloadUnwrapper: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias InboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(self.wrapInboundOut(self.unwrapInboundIn(data).data))
+    }
+}
+
+/// Completes a promise when the TLS handshake succeeds, and fails it if the connection errors or closes first.
+final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let promise: EventLoopPromise<Void>
+
+    init(promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            self.promise.succeed(())
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.promise.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+}

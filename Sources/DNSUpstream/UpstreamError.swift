@@ -1,0 +1,49 @@
+/// Why an upstream did not answer a query.
+public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible {
+    private enum Base: Hashable, Sendable {
+        case timeout
+        case connectFailed(String)
+        case connectionClosed
+        case busy
+        case backingOff
+        case shuttingDown
+    }
+
+    private let base: Base
+    /// The upstream that failed, as configured.
+    public let upstream: String
+
+    private init(_ base: Base, _ upstream: String) {
+        self.base = base
+        self.upstream = upstream
+    }
+
+    /// No matching answer arrived before the query's deadline.
+    public static func timeout(_ upstream: String) -> UpstreamError { .init(.timeout, upstream) }
+    /// The connection (TCP connect or TLS handshake, including certificate verification) failed.
+    public static func connectFailed(_ upstream: String, reason: String) -> UpstreamError {
+        .init(.connectFailed(reason), upstream)
+    }
+    /// The connection closed while the query was in flight.
+    public static func connectionClosed(_ upstream: String) -> UpstreamError { .init(.connectionClosed, upstream) }
+    /// The connection carries as many queries as it may.
+    public static func busy(_ upstream: String) -> UpstreamError { .init(.busy, upstream) }
+    /// The upstream failed recently and is not retried until its back-off ends.
+    public static func backingOff(_ upstream: String) -> UpstreamError { .init(.backingOff, upstream) }
+    /// dnsgate is stopping.
+    public static func shuttingDown(_ upstream: String) -> UpstreamError { .init(.shuttingDown, upstream) }
+
+    /// Whether the failure was a timeout rather than a network or connection error.
+    public var isTimeout: Bool { self.base == .timeout }
+
+    public var description: String {
+        switch self.base {
+        case .timeout: return "upstream \(self.upstream): no answer before the deadline"
+        case .connectFailed(let reason): return "upstream \(self.upstream): connection failed: \(reason)"
+        case .connectionClosed: return "upstream \(self.upstream): connection closed with the query in flight"
+        case .busy: return "upstream \(self.upstream): too many queries in flight"
+        case .backingOff: return "upstream \(self.upstream): waiting before reconnecting after a failure"
+        case .shuttingDown: return "upstream \(self.upstream): shutting down"
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Config
+import DNSGateApp
+import Logging
+
+/// The command line: `dnsgate serve` (default), `dnsgate check-config`, `dnsgate version`.
+@main
+struct DNSGateCommand: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "dnsgate",
+        abstract: "A fast DNS proxy: plain DNS in, DNS-over-TLS out.",
+        subcommands: [Serve.self, CheckConfig.self, Version.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Flags shared by the commands that read the configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file (also DNSGATE_CONFIG).")
+    var config: String?
+
+    @Option(name: .long, help: "Address to serve UDP and TCP on, e.g. 127.0.0.1:5353 or [::1]:53 (repeatable).")
+    var listen: [String] = []
+
+    @Option(name: .long, help: "Upstream: tls://host[:port][#tls-name], tcp://host[:port] or udp://host[:port] (repeatable, in failover order).")
+    var upstream: [String] = []
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of extra trust anchors for DoT upstreams (repeatable).")
+    var caFile: [String] = []
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    func load() async throws -> DNSGateConfig {
+        try await ConfigLoader.load(overrides: ConfigOverrides(
+            configFile: self.config, listen: self.listen, upstreams: self.upstream, caFiles: self.caFile,
+            logLevel: self.logLevel))
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the proxy (the default command).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try await self.options.load()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = config.logLevel
+            return handler
+        }
+        try await DNSGateApp.run(config: config, logger: Logger(label: "dnsgate"))
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate the configuration and print the result.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try await self.options.load()
+        print("configuration OK")
+        print("listen: \(config.listen.map { "\($0)" }.joined(separator: ", "))")
+        print("upstreams: \(config.upstreams.map { "\($0)" }.joined(separator: ", "))")
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+    func run() {
+        print("dnsgate \(DNSGateCommand.version)")
+    }
+}
