@@ -88,7 +88,7 @@ let package = Package(
             dependencies: ["DNSUpstream", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", nioCore]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["DNSWire", "DNSTestSupport", nioCore, nioPosix]

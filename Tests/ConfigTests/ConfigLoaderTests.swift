@@ -1,0 +1,89 @@
+import Config
+import DNSUpstream
+import Foundation
+import Testing
+
+@Suite struct ConfigLoaderTests {
+    private func writeFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dnsgate-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsNeedNoFile() async throws {
+        let config = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: [:])
+        #expect(config.listen.map { "\($0)" } == ["[IPv4]127.0.0.1:5353"])
+        #expect(config.upstreams.map(\.description) == ["tls://9.9.9.9:853#dns.quad9.net",
+                                                        "tls://1.1.1.1:853#cloudflare-dns.com"])
+        #expect(config.queryTimeout == .seconds(5))
+        #expect(config.logLevel == .info)
+    }
+
+    @Test func fileThenEnvironmentThenFlags() async throws {
+        let path = try self.writeFile("""
+            listen: ["127.0.0.1:1053"]
+            upstreams:
+              - tls://192.0.2.1#file.test
+            timeouts:
+              query: 3s
+            tcp:
+              max_connections: 50
+            log:
+              level: debug
+            """)
+        let fileOnly = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])
+        #expect(fileOnly.listen.first?.port == 1053)
+        #expect(fileOnly.upstreams.first?.tlsName == "file.test")
+        #expect(fileOnly.queryTimeout == .seconds(3))
+        #expect(fileOnly.tcpMaxConnections == 50)
+        #expect(fileOnly.logLevel == .debug)
+
+        let environment = ["DNSGATE_CONFIG": path, "DNSGATE_TIMEOUTS_QUERY": "750ms",
+                           "DNSGATE_UPSTREAMS": "tcp://192.0.2.2:53,udp://192.0.2.3"]
+        let withEnv = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: environment)
+        #expect(withEnv.queryTimeout == .milliseconds(750))
+        #expect(withEnv.upstreams.map(\.description) == ["tcp://192.0.2.2:53", "udp://192.0.2.3:53"])
+        #expect(withEnv.tcpMaxConnections == 50)
+
+        let withFlags = try await ConfigLoader.load(
+            overrides: ConfigOverrides(listen: ["[::1]:2053"], upstreams: ["tls://192.0.2.9:853#flag.test"]),
+            environment: environment)
+        #expect(withFlags.listen.first?.port == 2053)
+        #expect(withFlags.upstreams.map(\.description) == ["tls://192.0.2.9:853#flag.test"])
+        #expect(withFlags.queryTimeout == .milliseconds(750))
+    }
+
+    @Test(arguments: [
+        (["DNSGATE_TIMEOUTS_QUERY": "soon"], "timeouts.query", "soon"),
+        (["DNSGATE_THREADS": "-1"], "threads", "-1"),
+        (["DNSGATE_LISTEN": "localhost:53"], "listen", "localhost:53"),
+        (["DNSGATE_UPSTREAMS": "ftp://x"], "upstreams", "ftp://x"),
+        (["DNSGATE_UPSTREAMS": "tls://192.0.2.1#192.0.2.1"], "upstreams", "tls://192.0.2.1#192.0.2.1"),
+        (["DNSGATE_LOG_LEVEL": "loud"], "log.level", "loud"),
+        (["DNSGATE_TCP_MAX_QUERIES_PER_CONNECTION": "0"], "tcp.max_queries_per_connection", "0"),
+    ])
+    func badValuesNameTheKeyAndValue(environment: [String: String], key: String, value: String) async {
+        await #expect {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: environment)
+        } throws: { error in
+            guard let error = error as? ConfigError else { return false }
+            return error.key == key && error.value == value && !error.allowed.isEmpty
+        }
+    }
+
+    @Test func missingFileIsAnError() async {
+        await #expect(throws: ConfigError.self) {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: "/nonexistent/dnsgate.yaml"),
+                                            environment: [:])
+        }
+    }
+
+    @Test func durations() {
+        #expect(ConfigValueParsing.duration("250ms") == .milliseconds(250))
+        #expect(ConfigValueParsing.duration("5s") == .seconds(5))
+        #expect(ConfigValueParsing.duration("2m") == .minutes(2))
+        #expect(ConfigValueParsing.duration("7") == .seconds(7))
+        #expect(ConfigValueParsing.duration("x") == nil)
+        #expect(ConfigValueParsing.duration("-1s") == nil)
+    }
+}

@@ -1,0 +1,84 @@
+import DNSCore
+@testable import DNSFrontend
+import DNSTestSupport
+import DNSWire
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@Suite struct UDPQueryHandlerTests {
+    private let client = try! SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
+
+    private func exchange(_ query: ByteBuffer, handler: any DNSHandler = EchoHandler()) throws -> ByteBuffer? {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            UDPQueryHandler(pipeline: handler, queryTimeout: .seconds(5), inFlight: InFlightCounter()))
+        try channel.writeInbound(AddressedEnvelope(remoteAddress: self.client, data: query))
+        channel.embeddedEventLoop.run()
+        let reply = try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self)
+        if let reply { #expect(reply.remoteAddress == self.client) }
+        return reply?.data
+    }
+
+    @Test func answersWithoutEDNSAreCutTo512WithTC() throws {
+        let reply = try #require(try self.exchange(TestQueries.query("big.test", id: 3), handler: EchoHandler(answerCount: 10)))
+        #expect(reply.readableBytes <= 512)
+        let view = try DNSMessageView(reply)
+        #expect(view.header.isTruncated)
+        #expect(view.header.id == 3)
+        #expect(view.records.isEmpty)
+        #expect(view.question?.name.description == "big.test.")
+    }
+
+    @Test func answersRespectTheClientsEDNSPayloadSize() throws {
+        let fits = try #require(try self.exchange(TestQueries.query("big.test", id: 4, udpPayloadSize: 4096),
+                                                  handler: EchoHandler(answerCount: 10)))
+        #expect(!(try DNSMessageView(fits).header.isTruncated))
+        #expect(try DNSMessageView(fits).records.count == 10)
+        let cut = try #require(try self.exchange(TestQueries.query("big.test", id: 5, udpPayloadSize: 1232),
+                                                 handler: EchoHandler(answerCount: 10)))
+        #expect(cut.readableBytes <= 1232)
+        #expect(try DNSMessageView(cut).header.isTruncated)
+        #expect(try DNSMessageView(cut).opt?.udpPayloadSize == 1232)
+    }
+
+    @Test func smallAnswersPassUnchanged() throws {
+        let reply = try #require(try self.exchange(TestQueries.query("a.test", id: 6), handler: EchoHandler(answerCount: 1)))
+        #expect(!(try DNSMessageView(reply).header.isTruncated))
+        #expect(try DNSMessageView(reply).records.count == 1)
+    }
+
+    @Test func garbageWithAReadableHeaderGetsFormErr() throws {
+        let reply = try #require(try self.exchange(ByteBuffer(bytes: [0xAB, 0xCD, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 99, 1])))
+        #expect(DNSHeader(reply)?.rcodeLow == 1)
+        #expect(DNSHeader(reply)?.id == 0xABCD)
+    }
+
+    @Test func shortDatagramsAndResponsesAreDropped() throws {
+        #expect(try self.exchange(ByteBuffer(bytes: [1, 2, 3, 4, 5])) == nil)
+        var response = TestQueries.query("a.test", id: 1)
+        response.setDNSFlags(DNSHeader.Flag.qr)
+        #expect(try self.exchange(response) == nil)
+    }
+
+    @Test func otherOpcodesGetNotImp() throws {
+        var notify = TestQueries.query("a.test", id: 8)
+        notify.setDNSFlags(UInt16(DNSOpcode.notify.rawValue) << 11)
+        let reply = try #require(try self.exchange(notify))
+        #expect(DNSHeader(reply)?.rcodeLow == 4)
+    }
+
+    @Test func multipleQuestionsGetFormErr() throws {
+        var message = DNSMessage.query(DNSName("a.test") ?? .root, .a, id: 2)
+        message.questions.append(message.questions[0])
+        let reply = try #require(try self.exchange(message.encoded()))
+        #expect(DNSHeader(reply)?.rcodeLow == 1)
+    }
+
+    @Test func unknownEDNSVersionGetsBadVers() throws {
+        var message = DNSMessage.query(DNSName("a.test") ?? .root, .a, id: 2, udpPayloadSize: 1232)
+        message.additionals[0].ttl = 0x0001_0000
+        let reply = try #require(try self.exchange(message.encoded()))
+        #expect(try DNSMessageView(reply).rcode == .badVers)
+    }
+}
