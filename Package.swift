@@ -91,7 +91,8 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", nioCore]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire", "DNSTestSupport", nioCore, nioPosix]
+            dependencies: ["DNSWire", "DNSTestSupport", nioCore, nioPosix,
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 
 /// One upstream connection on one event loop, opened on first use and reopened after it closes. Queries that
 /// arrive while it connects wait for it; after a failed attempt it backs off exponentially, and queries whose
@@ -127,7 +128,10 @@ final class UpstreamConnectionSlot {
             ])
         }
         let failure = (error as? UpstreamError) ?? UpstreamError.connectFailed(self.name, reason: "\(error)")
-        self.failWaiters(failure) { $0.query.deadline <= until }
+        // A refused or reset connection may be a restart that is over in a moment: queries that can wait for the
+        // next attempt do. A TLS failure (a certificate that does not verify) will not mend itself that fast.
+        let isTLSFailure = error is NIOSSLError || error is NIOSSLExtraError
+        self.failWaiters(failure) { isTLSFailure || $0.query.deadline <= until }
         self.eventLoop.assumeIsolated().scheduleTask(deadline: until) {
             guard case .backingOff = self.state else { return }
             self.state = .idle

@@ -38,10 +38,10 @@ struct StreamConnector: UpstreamConnector {
     let options: UpstreamConnectionOptions
 
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-        let handshake = eventLoop.makePromise(of: Void.self)
         let address = self.address
-        let sslContext = self.sslContext
         let options = self.options
+        let handshake = self.sslContext.map { _ in eventLoop.makePromise(of: Void.self) }
+        let sslContext = self.sslContext
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(options.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -49,7 +49,7 @@ struct StreamConnector: UpstreamConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    if let sslContext {
+                    if let sslContext, let handshake {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: address.tlsName))
                         try sync.addHandler(TLSHandshakeObserver(promise: handshake))
                     }
@@ -60,7 +60,7 @@ struct StreamConnector: UpstreamConnector {
                 }
             }
         let connected = bootstrap.connect(host: address.host, port: address.port)
-        guard sslContext != nil else { return connected }
+        guard let handshake else { return connected }
         connected.cascadeFailure(to: handshake)
         let timer = eventLoop.scheduleTask(in: options.connectTimeout) {
             handshake.fail(UpstreamError.connectFailed(address.description, reason: "TLS handshake timed out"))

@@ -1,0 +1,30 @@
+import Foundation
+
+/// The real `dnsgate` binary, built by `swift build` before the tests run.
+enum DNSGateBinary {
+    static var path: String {
+        if let path = ProcessInfo.processInfo.environment["DNSGATE_BINARY"] { return path }
+        // Tests/IntegrationTests/DNSGateProcess.swift → repository root.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/dnsgate").path
+    }
+
+    /// Starts `dnsgate serve` with `arguments` and waits until it answers (any rcode) on `port`.
+    static func start(port: Int, arguments: [String], name: String = "dnsgate") throws -> Daemon {
+        guard FileManager.default.isExecutableFile(atPath: self.path) else {
+            throw SetupError("no dnsgate binary at \(self.path): run `swift build` first")
+        }
+        let log = NSTemporaryDirectory() + "\(name)-\(getpid())-\(port).log"
+        let daemon = try Daemon(name: name, executable: self.path, arguments: ["serve"] + arguments, logPath: log)
+        let ready = try waitUntil(timeout: 20) {
+            guard daemon.isRunning else { return true }
+            return try Kdig.query("ready.probe.", port: port, timeout: 1) != nil
+        }
+        guard ready, daemon.isRunning else {
+            daemon.stop()
+            throw SetupError("dnsgate did not start: \(daemon.log)")
+        }
+        return daemon
+    }
+}

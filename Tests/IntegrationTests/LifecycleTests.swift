@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IntegrationSuite {
+    @Suite struct LifecycleTests {
+        static let port = 15375
+
+        @Test func sigtermStopsGracefullyWithExitZero() throws {
+            let upstream = try TestUpstream.shared.get()
+            let dnsgate = try DNSGateBinary.start(port: Self.port, arguments: [
+                "--listen", "127.0.0.1:\(Self.port)", "--upstream", upstream.dotURL, "--ca-file", upstream.caPath,
+            ])
+            #expect(try Kdig.query("h000400." + TestUpstream.zone, port: Self.port)?.status == "NOERROR")
+            let started = Date()
+            let status = dnsgate.stop(signal: SIGTERM, timeout: 10)
+            #expect(status == 0)
+            #expect(Date().timeIntervalSince(started) < 6)
+            #expect(dnsgate.log.contains("dnsgate stopped"))
+            // Query names are not logged at the default level.
+            #expect(!dnsgate.log.contains("h000400"))
+        }
+
+        @Test func checkConfigNamesTheBadKeyAndValue() throws {
+            let result = try runCommand(DNSGateBinary.path, ["check-config", "--listen", "not-an-address"])
+            #expect(result.status != 0)
+            #expect(result.error.contains("listen") && result.error.contains("not-an-address"))
+            let good = try runCommand(DNSGateBinary.path, ["check-config", "--upstream", "tcp://127.0.0.1:53"])
+            #expect(good.status == 0)
+            #expect(good.output.contains("configuration OK"))
+        }
+
+        @Test func aTakenPortIsAClearStartupError() throws {
+            let first = try DNSGateBinary.start(port: Self.port, arguments: [
+                "--listen", "127.0.0.1:\(Self.port)", "--upstream", "tcp://127.0.0.1:\(TestUpstream.knotPort)",
+            ])
+            defer { first.stop() }
+            let second = try runCommand(DNSGateBinary.path, [
+                "serve", "--listen", "127.0.0.1:\(Self.port)", "--upstream", "tcp://127.0.0.1:\(TestUpstream.knotPort)",
+            ])
+            #expect(second.status != 0)
+            #expect(second.error.contains("cannot listen on tcp 127.0.0.1:\(Self.port)") ||
+                    second.error.contains("cannot listen on tcp [IPv4]127.0.0.1:\(Self.port)"))
+        }
+
+        @Test func versionPrints() throws {
+            let result = try runCommand(DNSGateBinary.path, ["version"])
+            #expect(result.status == 0)
+            #expect(result.output.hasPrefix("dnsgate "))
+        }
+    }
+}

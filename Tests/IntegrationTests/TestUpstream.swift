@@ -1,0 +1,157 @@
+import Foundation
+
+/// knot (authoritative for `test.example.`) behind dnsdist as a DNS-over-TLS terminator, on loopback, with a
+/// throwaway CA whose certificate names `upstream.test` only (no IP address, so clients must verify by name).
+final class TestUpstream: @unchecked Sendable {
+    static let knotPort = 15371
+    static let tlsPort = 15372
+    static let tlsName = "upstream.test"
+    static let zone = "test.example."
+
+    let directory: String
+    private var knot: Daemon?
+    private(set) var terminator: Daemon?
+
+    /// One upstream shared by the whole test run (started on first use, killed at exit).
+    static let shared: Result<TestUpstream, any Error> = Result { try TestUpstream() }
+
+    var caPath: String { self.directory + "/ca.pem" }
+    var dotURL: String { "tls://127.0.0.1:\(Self.tlsPort)#\(Self.tlsName)" }
+
+    private init() throws {
+        self.directory = NSTemporaryDirectory() + "dnsgate-it-\(getpid())"
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+        try self.makeCertificates()
+        try self.writeZone()
+        try self.writeConfigs()
+        self.knot = try Daemon(name: "knotd", executable: "/usr/sbin/knotd",
+                               arguments: ["-c", self.directory + "/knot.conf"], logPath: self.directory + "/knot.log")
+        guard try waitUntil(timeout: 30, {
+            try Kdig.query("h000001." + Self.zone, port: Self.knotPort, timeout: 1)?.status == "NOERROR"
+        }) else { throw SetupError("knotd did not answer: \(self.knot?.log ?? "")") }
+        try self.startTerminator()
+    }
+
+    /// Starts (or restarts) the DoT terminator and waits until it answers over TLS.
+    func startTerminator() throws {
+        self.terminator = try Daemon(
+            name: "dnsdist", executable: "/usr/bin/dnsdist",
+            arguments: ["--supervised", "--disable-syslog", "-C", self.directory + "/dnsdist.conf"],
+            logPath: self.directory + "/dnsdist.log")
+        guard try waitUntil(timeout: 30, {
+            try Kdig.query("h000001." + Self.zone, port: Self.tlsPort,
+                           options: ["+tls-ca=\(self.caPath)", "+tls-hostname=\(Self.tlsName)"],
+                           timeout: 1)?.status == "NOERROR"
+        }) else { throw SetupError("dnsdist did not answer over TLS: \(self.terminator?.log ?? "")") }
+    }
+
+    /// Kills the DoT terminator without warning, as a crash would.
+    func killTerminator() {
+        self.terminator?.stop(signal: SIGKILL)
+    }
+
+    /// Queries knot has answered so far (its mod-stats counter).
+    func knotQueryCount() throws -> Int {
+        let result = try runCommand("/usr/sbin/knotc", ["-s", self.directory + "/knot.sock", "stats"])
+        let line = result.output.split(separator: "\n").first { $0.hasPrefix("mod-stats.server-operation[query]") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    private func makeCertificates() throws {
+        let cnf = """
+            [req]
+            distinguished_name = dn
+            prompt = no
+            [dn]
+            CN = dnsgate test CA
+            [ca_ext]
+            basicConstraints = critical, CA:TRUE
+            keyUsage = critical, keyCertSign, cRLSign
+            subjectKeyIdentifier = hash
+            [leaf_ext]
+            basicConstraints = critical, CA:FALSE
+            keyUsage = critical, digitalSignature
+            extendedKeyUsage = serverAuth
+            subjectAltName = DNS:\(Self.tlsName)
+            subjectKeyIdentifier = hash
+            authorityKeyIdentifier = keyid
+            """
+        let dir = self.directory
+        try cnf.write(toFile: dir + "/openssl.cnf", atomically: true, encoding: .utf8)
+        let steps: [[String]] = [
+            ["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", dir + "/ca.key", "-out", dir + "/ca.pem", "-days", "2", "-config", dir + "/openssl.cnf",
+             "-extensions", "ca_ext"],
+            ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", dir + "/upstream.key", "-out", dir + "/upstream.csr", "-subj", "/CN=\(Self.tlsName)"],
+            ["x509", "-req", "-in", dir + "/upstream.csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
+             "-CAcreateserial", "-out", dir + "/upstream.pem", "-days", "2", "-extfile", dir + "/openssl.cnf",
+             "-extensions", "leaf_ext"],
+        ]
+        for step in steps {
+            let result = try runCommand("/usr/bin/openssl", step)
+            guard result.status == 0 else { throw SetupError("openssl \(step[0]) failed: \(result.error)") }
+        }
+    }
+
+    private func writeZone() throws {
+        let big = (0..<12).map { "\"" + String(repeating: Character(UnicodeScalar(97 + $0)!), count: 250) + "\"" }
+        var zone = """
+            $ORIGIN \(Self.zone)
+            $TTL 3600
+            @       SOA   ns hostmaster 1 3600 600 86400 300
+            @       NS    ns
+            ns      A     127.0.0.1
+            big     TXT   \(big.joined(separator: " "))
+            v6      AAAA  2001:db8::1
+            dual    A     198.19.255.1
+            dual    AAAA  2001:db8::2
+            c1      CNAME c2
+            c2      CNAME c3
+            c3      CNAME h000000
+            *.wild  A     198.19.255.3
+
+            """
+        for index in 0..<8 { zone += "multi A 198.19.255.\(10 + index)\n" }
+        for index in 0..<2000 { zone += String(format: "h%06d A 198.18.%d.%d\n", index, index / 256, index % 256) }
+        try zone.write(toFile: self.directory + "/zone", atomically: true, encoding: .utf8)
+    }
+
+    private func writeConfigs() throws {
+        let dir = self.directory
+        try """
+            server:
+                rundir: "\(dir)"
+                listen: 127.0.0.1@\(Self.knotPort)
+            log:
+              - target: stderr
+                any: notice
+            database:
+                storage: "\(dir)/knot-db"
+            control:
+                listen: "\(dir)/knot.sock"
+            template:
+              - id: default
+                global-module: mod-stats
+                storage: "\(dir)"
+                semantic-checks: off
+                journal-content: none
+                zonefile-sync: -1
+            zone:
+              - domain: \(Self.zone)
+                file: "\(dir)/zone"
+            """.write(toFile: dir + "/knot.conf", atomically: true, encoding: .utf8)
+        try """
+            setSecurityPollSuffix("")
+            addTLSLocal("127.0.0.1:\(Self.tlsPort)", "\(dir)/upstream.pem", "\(dir)/upstream.key",
+                        {provider="openssl", minTLSVersion="tls1.2", maxInFlight=100})
+            newServer({address="127.0.0.1:\(Self.knotPort)", name="knot", maxInFlight=100}):setUp()  -- no health checks
+            """.write(toFile: dir + "/dnsdist.conf", atomically: true, encoding: .utf8)
+    }
+}
+
+/// The test environment could not be set up.
+struct SetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
