@@ -95,7 +95,7 @@ public enum ConfigLoader {
         return DNSGateConfig(
             listen: listen,
             upstreams: upstreams,
-            caFiles: try values.list("tls.ca_files", default: []),
+            caFiles: try values.list("tls.ca_files", default: [], allowEmpty: true),
             queryTimeout: queryTimeout,
             upstreamAttemptTimeout: try values.duration("upstream.attempt_timeout", default: .milliseconds(1500)),
             upstreamConnectTimeout: try values.duration("upstream.connect_timeout", default: .seconds(2)),
@@ -125,12 +125,12 @@ private struct ConfigValues {
         return nil
     }
 
-    func list(_ key: String, default defaultValue: [String]) throws -> [String] {
+    func list(_ key: String, default defaultValue: [String], allowEmpty: Bool = false) throws -> [String] {
         let values = self.reader.stringArray(forKey: ConfigKey(key)) ?? self.reader.string(forKey: ConfigKey(key)).map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
         }
         guard let values else { return defaultValue }
-        guard !values.isEmpty else { throw ConfigError(key: key, value: "", allowed: "at least one entry") }
+        guard !values.isEmpty || allowEmpty else { throw ConfigError(key: key, value: "", allowed: "at least one entry") }
         return values
     }
 

@@ -87,3 +87,20 @@ import Testing
         #expect(ConfigValueParsing.duration("-1s") == nil)
     }
 }
+
+@Suite struct ExampleConfigTests {
+    @Test func theShippedExampleFileIsValidAndMatchesTheDefaults() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let example = try await ConfigLoader.load(
+            overrides: ConfigOverrides(configFile: root.appendingPathComponent("dnsgate.example.yaml").path),
+            environment: [:])
+        let defaults = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: [:])
+        #expect(example.upstreams == defaults.upstreams)
+        #expect(example.queryTimeout == defaults.queryTimeout)
+        #expect(example.upstreamAttemptTimeout == defaults.upstreamAttemptTimeout)
+        #expect(example.tcpMaxConnections == defaults.tcpMaxConnections)
+        #expect(example.shutdownGracePeriod == defaults.shutdownGracePeriod)
+        #expect(example.listen.count == 2)
+    }
+}
