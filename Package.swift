@@ -5,6 +5,9 @@ let upcomingFeatures: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    // Exclusive access is still checked at compile time; the run-time checks cost about 2.5 % of the CPU per
+    // forwarded query in release builds (perf, cache-miss benchmark), so they stay on in debug builds only.
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")

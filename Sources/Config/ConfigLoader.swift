@@ -1,4 +1,4 @@
-public import Configuration
+import Configuration
 import DNSUpstream
 import Logging
 import NIOCore

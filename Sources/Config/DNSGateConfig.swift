@@ -28,7 +28,7 @@ public struct DNSGateConfig: Sendable {
     public var tcpIdleTimeout: TimeAmount
     public var tcpMaxConnections: Int
     public var tcpMaxQueriesPerConnection: Int
-    /// Event loop threads; 0 means one per core.
+    /// Event loop threads; 0 means automatic (half the cores, at least one).
     public var threads: Int
     /// How long shutdown waits for queries in flight.
     public var shutdownGracePeriod: TimeAmount

@@ -89,6 +89,9 @@ public final class DNSFrontend: Sendable {
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
                     .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
+                    // One recvmmsg per readable event: a second call in the same tick mostly returns EAGAIN, and
+                    // epoll reports the socket again if more than one vector's worth is waiting.
+                    .channelOption(.maxMessagesPerRead, value: 1)
                     .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
                         capacity: Self.vectorReadCount * Self.maxQuerySize))
                     .channelInitializer { channel in
@@ -125,11 +128,11 @@ public final class DNSFrontend: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(IdleStateHandler(allTimeout: configuration.tcpIdleTimeout))
                         try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
                         try sync.addHandler(TCPQueryHandler(
                             pipeline: pipeline, queryTimeout: configuration.queryTimeout,
-                            maxInFlight: configuration.maxTCPQueriesPerConnection))
+                            maxInFlight: configuration.maxTCPQueriesPerConnection,
+                            idleTimeout: configuration.tcpIdleTimeout))
                     }
                 }
                 .bind(to: address).get()

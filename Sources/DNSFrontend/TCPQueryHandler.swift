@@ -17,30 +17,49 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private let pipeline: any DNSHandler
     private let queryTimeout: TimeAmount
     private let maxInFlight: Int
+    private let flusher = TickFlusher()
+    private let idleTimer: IdleConnectionTimer
     private var context: ChannelHandlerContext?
     private var inFlight = 0
     private var readHeld = false
     private var inputClosed = false
     private var draining = false
-    private var flushScheduled = false
 
-    init(pipeline: any DNSHandler, queryTimeout: TimeAmount, maxInFlight: Int) {
+    init(pipeline: any DNSHandler, queryTimeout: TimeAmount, maxInFlight: Int, idleTimeout: TimeAmount) {
         self.pipeline = pipeline
         self.queryTimeout = queryTimeout
         self.maxInFlight = maxInFlight
+        self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.flusher.attach(context)
+        if context.channel.isActive { self.startIdleTimer(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.flusher.detach()
+        self.idleTimer.stop()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.startIdleTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    /// RFC 7766 §6.2.3: the server closes idle connections; one with queries open is not idle.
+    private func startIdleTimer(context: ChannelHandlerContext) {
+        self.idleTimer.start(on: context.eventLoop, isIdle: { self.inFlight == 0 }, close: {
+            self.context?.close(promise: nil)
+        })
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = self.unwrapInboundIn(data)
         guard !self.draining else { return }
+        self.idleTimer.touch(context.eventLoop.now)
         let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: .tcp)
         switch QueryIntake(message: message, metadata: metadata, deadline: .now() + self.queryTimeout) {
         case .drop:
@@ -67,12 +86,8 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         var framed = context.channel.allocator.buffer(capacity: message.readableBytes + 2)
         framed.writeLengthPrefixedDNSMessage(message)
         context.write(self.wrapOutboundOut(framed), promise: nil)
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        context.eventLoop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.context?.flush()
-        }
+        self.idleTimer.touch(context.eventLoop.now)
+        self.flusher.flushSoon()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -108,9 +123,6 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         case ChannelEvent.inputClosed:
             self.inputClosed = true
             self.closeIfFinished()
-        case is IdleStateHandler.IdleStateEvent:
-            // RFC 7766 §6.2.3: the server closes idle connections; one with queries open is not idle.
-            if self.inFlight == 0 { context.close(promise: nil) }
         case is Drain:
             self.draining = true
             self.closeIfFinished()

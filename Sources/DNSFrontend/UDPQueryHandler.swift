@@ -12,8 +12,8 @@ final class UDPQueryHandler: ChannelInboundHandler {
     private let pipeline: any DNSHandler
     private let queryTimeout: TimeAmount
     private let inFlight: InFlightCounter
+    private let flusher = TickFlusher()
     private var context: ChannelHandlerContext?
-    private var flushScheduled = false
 
     init(pipeline: any DNSHandler, queryTimeout: TimeAmount, inFlight: InFlightCounter) {
         self.pipeline = pipeline
@@ -23,10 +23,12 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.flusher.attach(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.flusher.detach()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -65,12 +67,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
             message = message.dnsTruncated(view: view, allocator: context.channel.allocator)
         }
         context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: message)), promise: nil)
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        context.eventLoop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.context?.flush()
-        }
+        self.flusher.flushSoon()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -21,7 +21,7 @@ public struct DNSGateService: Service {
     }
 
     public func run() async throws {
-        let threads = self.config.threads == 0 ? System.coreCount : self.config.threads
+        let threads = self.config.threads == 0 ? Self.automaticThreadCount : self.config.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
             try await self.serve(on: group)
@@ -31,6 +31,12 @@ public struct DNSGateService: Service {
         }
         try await group.shutdownGracefully()
     }
+
+    /// Half the cores, at least one. A forwarder's cost per query is mostly system calls, so it is cheapest when
+    /// each loop batches many queries per call and one upstream connection carries many queries per TLS record;
+    /// more loops than that split the batches and compete with the kernel's network processing (measured on 2
+    /// cores: 1 loop forwarded DoT misses at 20-31 µs of CPU per query, 2 loops at 38-52 µs).
+    static var automaticThreadCount: Int { max(1, System.coreCount / 2) }
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
         let upstream = try Self.makeUpstream(self.config, group: group, logger: self.logger)

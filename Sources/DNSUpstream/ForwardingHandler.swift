@@ -17,15 +17,20 @@ public struct ForwardingHandler: DNSHandler {
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
         let query = UpstreamQuery(message: request.message, question: request.question, deadline: request.deadline)
         let logger = self.logger
-        return self.upstream.send(query, on: eventLoop).map { answer in
-            var message = answer.message
-            message.restoreDNSQuestionSpelling(request.question.name, view: answer.view)
-            return DNSResponse(message: message)
-        }.recover { error in
-            let timedOut = (error as? UpstreamError)?.isTimeout ?? false
-            logger.debug("upstream failed", metadata: ["question": "\(request.question)", "error": "\(error)"])
-            return .error(.servFail, for: request,
-                          extendedError: timedOut ? .noReachableAuthority : .networkError)
+        let promise = eventLoop.makePromise(of: DNSResponse.self)
+        self.upstream.send(query, on: eventLoop).whenComplete { result in
+            switch result {
+            case .success(let answer):
+                var message = answer.message
+                message.restoreDNSQuestionSpelling(request.question.name, view: answer.view)
+                promise.succeed(DNSResponse(message: message))
+            case .failure(let error):
+                let timedOut = (error as? UpstreamError)?.isTimeout ?? false
+                logger.debug("upstream failed", metadata: ["question": "\(request.question)", "error": "\(error)"])
+                promise.succeed(.error(.servFail, for: request,
+                                       extendedError: timedOut ? .noReachableAuthority : .networkError))
+            }
         }
+        return promise.futureResult
     }
 }

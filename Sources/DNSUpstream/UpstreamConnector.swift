@@ -53,9 +53,9 @@ struct StreamConnector: UpstreamConnector {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: address.tlsName))
                         try sync.addHandler(TLSHandshakeObserver(promise: handshake))
                     }
-                    try sync.addHandler(IdleStateHandler(allTimeout: options.idleTimeout))
                     try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
                     try sync.addHandler(UpstreamMultiplexer(framing: .lengthPrefixed, maxInFlight: options.maxInFlight,
+                                                            idleTimeout: options.idleTimeout,
                                                             upstreamName: address.description))
                 }
             }
@@ -88,9 +88,9 @@ struct DatagramConnector: UpstreamConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(IdleStateHandler(allTimeout: options.idleTimeout))
                     try sync.addHandler(DatagramPayloadUnwrapper())
                     try sync.addHandler(UpstreamMultiplexer(framing: .datagram, maxInFlight: options.maxInFlight,
+                                                            idleTimeout: options.idleTimeout,
                                                             upstreamName: address.description))
                 }
             }

@@ -4,7 +4,9 @@ import NIOCore
 
 /// Carries many queries at once over one upstream connection (RFC 7766 §6.2.1.1, RFC 7858 §3.3): each query gets
 /// a fresh upstream-side ID, answers are matched by ID and question in whatever order they arrive, and anything
-/// that matches no query in flight is dropped. Per-query deadlines fail the query, not the connection.
+/// that matches no query in flight is dropped. Per-query deadlines fail the query, not the connection; they are
+/// checked by one sweep every ``sweepInterval`` rather than a timer per query, whose cancellation costs a linear
+/// search of the event loop's timer heap.
 ///
 /// The owning ``UpstreamConnectionSlot`` calls ``send(_:promise:)`` directly on the channel's event loop.
 final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler {
@@ -23,8 +25,11 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
         var clientID: UInt16
         var question: DNSQuestion
         var promise: EventLoopPromise<UpstreamAnswer>
-        var timeout: Scheduled<Void>
+        var deadline: NIODeadline
     }
+
+    /// How often deadlines are checked while queries are in flight: the precision of a query's timeout.
+    static let sweepInterval = TimeAmount.milliseconds(50)
 
     private let framing: Framing
     private let maxInFlight: Int
@@ -32,15 +37,18 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
     private var pending: [UInt16: Pending] = [:]
     private var context: ChannelHandlerContext?
     private var random = FastRandom()
-    private var flushScheduled = false
+    private let flusher = TickFlusher()
+    private let idleTimer: IdleConnectionTimer
+    private var sweepScheduled = false
     private var closed = false
 
     /// Answers dropped because they matched no query in flight or were malformed.
     private(set) var unmatchedAnswers = 0
 
-    init(framing: Framing, maxInFlight: Int, upstreamName: String) {
+    init(framing: Framing, maxInFlight: Int, idleTimeout: TimeAmount, upstreamName: String) {
         self.framing = framing
         self.maxInFlight = min(maxInFlight, 60_000)
+        self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
         self.upstreamName = upstreamName
     }
 
@@ -52,11 +60,19 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.flusher.attach(context)
+        // A connection with nothing in flight for the idle timeout is closed; the slot reopens it when needed.
+        self.idleTimer.start(on: context.eventLoop, isIdle: { self.pending.isEmpty }, close: {
+            self.closed = true
+            self.context?.close(promise: nil)
+        })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.failAll(.connectionClosed(self.upstreamName))
         self.context = nil
+        self.flusher.detach()
+        self.idleTimer.stop()
     }
 
     /// Sends `query` with a fresh ID; `promise` completes with the matching answer or an ``UpstreamError``.
@@ -80,28 +96,32 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
         out.writeImmutableBuffer(query.message)
         out.setInteger(id, at: start)
 
-        let timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: query.deadline) {
-            self.expire(id)
-        }
-        self.pending[id] = Pending(clientID: clientID, question: query.question, promise: promise, timeout: timeout)
+        self.pending[id] = Pending(clientID: clientID, question: query.question, promise: promise,
+                                   deadline: query.deadline)
         context.write(self.wrapOutboundOut(out), promise: nil)
-        self.scheduleFlush(context: context)
+        self.flusher.flushSoon()
+        self.scheduleSweep(context: context)
     }
 
-    /// Flushes once per event loop tick, so that a burst of queries leaves in as few writes as possible.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        context.eventLoop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.context?.flush()
+    private func scheduleSweep(context: ChannelHandlerContext) {
+        guard !self.sweepScheduled else { return }
+        self.sweepScheduled = true
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.sweepInterval) {
+            self.sweepScheduled = false
+            self.expireOverdue()
         }
     }
 
-    private func expire(_ id: UInt16) {
-        guard let entry = self.pending.removeValue(forKey: id) else { return }
-        entry.promise.fail(UpstreamError.timeout(self.upstreamName))
+    /// Fails the queries whose deadline has passed, and keeps sweeping while any are left.
+    private func expireOverdue() {
+        guard let now = self.context?.eventLoop.now else { return }
+        var overdue: [UInt16] = []
+        for (id, entry) in self.pending where entry.deadline <= now { overdue.append(id) }
+        for id in overdue {
+            self.pending.removeValue(forKey: id)?.promise.fail(UpstreamError.timeout(self.upstreamName))
+        }
         self.closeIfDrained()
+        if !self.pending.isEmpty, let context = self.context { self.scheduleSweep(context: context) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -115,7 +135,7 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
             return
         }
         self.pending[id] = nil
-        entry.timeout.cancel()
+        self.idleTimer.touch(context.eventLoop.now)
         var answer = message
         answer.setDNSMessageID(entry.clientID)
         entry.promise.succeed(UpstreamAnswer(message: answer, view: view))
@@ -144,15 +164,6 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, self.pending.isEmpty {
-            self.closed = true
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     /// Stops taking queries and closes the connection once the queries in flight have been answered or expired.
     func closeWhenIdle() {
         self.closed = true
@@ -163,7 +174,6 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
         let entries = self.pending
         self.pending.removeAll()
         for entry in entries.values {
-            entry.timeout.cancel()
             entry.promise.fail(error)
         }
     }

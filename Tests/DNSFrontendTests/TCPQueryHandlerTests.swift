@@ -11,7 +11,8 @@ import Testing
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(DNSLengthPrefixDecoder()),
-            TCPQueryHandler(pipeline: handler, queryTimeout: .seconds(5), maxInFlight: maxInFlight),
+            TCPQueryHandler(pipeline: handler, queryTimeout: .seconds(5), maxInFlight: maxInFlight,
+                            idleTimeout: .seconds(10)),
         ])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5300)).wait()
         return channel
@@ -72,7 +73,7 @@ import Testing
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             counter, ByteToMessageHandler(DNSLengthPrefixDecoder()),
-            TCPQueryHandler(pipeline: held, queryTimeout: .seconds(5), maxInFlight: 2),
+            TCPQueryHandler(pipeline: held, queryTimeout: .seconds(5), maxInFlight: 2, idleTimeout: .seconds(10)),
         ])
         var stream = TestQueries.framed(TestQueries.query("x.test", id: 1))
         stream.writeImmutableBuffer(TestQueries.framed(TestQueries.query("x.test", id: 2)))
@@ -123,5 +124,20 @@ import Testing
         #expect(DNSHeader(out)?.rcodeLow == 1)
         #expect(DNSHeader(out)?.id == 7)
         #expect(channel.isActive)
+    }
+
+    @Test func idleConnectionClosesAfterTheTimeoutButNotWithAQueryOpen() throws {
+        let held = HeldHandler()
+        let channel = try self.makeChannel(held)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        try channel.writeInbound(TestQueries.framed(TestQueries.query("x.test", id: 1)))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(channel.isActive, "a connection waiting for an answer is not idle")
+        held.answer(id: 1)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
     }
 }

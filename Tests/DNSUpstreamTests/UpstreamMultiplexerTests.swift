@@ -12,7 +12,8 @@ import Testing
         let multiplexer: UpstreamMultiplexer
 
         init(framing: UpstreamMultiplexer.Framing = .lengthPrefixed, maxInFlight: Int = 100) throws {
-            self.multiplexer = UpstreamMultiplexer(framing: framing, maxInFlight: maxInFlight, upstreamName: "test")
+            self.multiplexer = UpstreamMultiplexer(framing: framing, maxInFlight: maxInFlight, idleTimeout: .seconds(30),
+                                                   upstreamName: "test")
             if framing == .lengthPrefixed {
                 try self.channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
             }
@@ -127,6 +128,20 @@ import Testing
         _ = harness.send("a.test", id: 1)
         _ = harness.send("b.test", id: 2)
         #expect(throws: UpstreamError.busy("test")) { try harness.send("c.test", id: 3).wait() }
+    }
+
+    @Test func closesWhenIdleAndNotWhileAnswersAreAwaited() throws {
+        let harness = try Harness()
+        let future = harness.send("wait.test", id: 1, deadline: .seconds(60))
+        harness.channel.embeddedEventLoop.advanceTime(by: .seconds(45))
+        #expect(harness.channel.isActive)
+        try harness.answer(try harness.written()[0])
+        #expect(try future.wait().message.dnsMessageID == 1)
+        harness.channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(harness.channel.isActive)
+        harness.channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        #expect(!harness.channel.isActive)
+        #expect(!harness.multiplexer.isOpen)
     }
 
     @Test func datagramFramingHasNoLengthPrefix() throws {

@@ -23,7 +23,7 @@ final class Daemon: @unchecked Sendable {
         _ = registerExitHook
         self.name = name
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         self.process.executableURL = URL(fileURLWithPath: executable)
         self.process.arguments = arguments
