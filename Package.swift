@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", nioCore]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DNSWire", "DNSTestSupport", nioCore, nioPosix,
+            dependencies: ["DNSWire", "DNSCore", "DNSTestSupport", nioCore, nioPosix,
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
     ]

@@ -10,17 +10,14 @@ enum DNSGateBinary {
         return root.appendingPathComponent(".build/debug/dnsgate").path
     }
 
-    /// Starts `dnsgate serve` with `arguments` and waits until it answers (any rcode) on `port`.
+    /// Starts `dnsgate serve` with `arguments` and waits until it reports that its listeners are open.
     static func start(port: Int, arguments: [String], name: String = "dnsgate") throws -> Daemon {
         guard FileManager.default.isExecutableFile(atPath: self.path) else {
             throw SetupError("no dnsgate binary at \(self.path): run `swift build` first")
         }
         let log = NSTemporaryDirectory() + "\(name)-\(getpid())-\(port).log"
         let daemon = try Daemon(name: name, executable: self.path, arguments: ["serve"] + arguments, logPath: log)
-        let ready = try waitUntil(timeout: 20) {
-            guard daemon.isRunning else { return true }
-            return try Kdig.query("ready.probe.", port: port, timeout: 1) != nil
-        }
+        let ready = waitUntil(timeout: 20) { !daemon.isRunning || daemon.log.contains("dnsgate started") }
         guard ready, daemon.isRunning else {
             daemon.stop()
             throw SetupError("dnsgate did not start: \(daemon.log)")

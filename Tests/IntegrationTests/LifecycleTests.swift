@@ -24,6 +24,30 @@ extension IntegrationSuite {
             #expect(!dnsgate.log.contains("h000400"))
         }
 
+        @Test func sigtermLetsQueriesInFlightFinish() throws {
+            let slow = try SlowUpstream(port: 15377, delay: .seconds(2))
+            defer { slow.stop() }
+            let dnsgate = try DNSGateBinary.start(port: Self.port, arguments: [
+                "--listen", "127.0.0.1:\(Self.port)", "--upstream", "tcp://127.0.0.1:\(slow.port)",
+            ])
+            // Two clients wait for the slow upstream; SIGTERM arrives while their queries are in flight.
+            let clients = try ["", "+tcp"].map { option in
+                try Daemon(name: "kdig", executable: "/usr/bin/kdig",
+                           arguments: ["@127.0.0.1", "-p", "\(Self.port)", "+timeout=8", "+retry=0", "slow.test", "A"]
+                               + (option.isEmpty ? [] : [option]),
+                           logPath: NSTemporaryDirectory() + "kdig-\(getpid())-\(option.isEmpty ? "udp" : "tcp").log")
+            }
+            usleep(500_000)
+            let status = dnsgate.stop(signal: SIGTERM, timeout: 10)
+            #expect(status == 0)
+            for client in clients {
+                client.stop(signal: 0, timeout: 8)
+                let reply = try #require(Kdig.parse(client.log))
+                #expect(reply.status == "NOERROR")
+                #expect(reply.answers == ["slow.test. 60 IN A 192.0.2.53"])
+            }
+        }
+
         @Test func checkConfigNamesTheBadKeyAndValue() throws {
             let result = try runCommand(DNSGateBinary.path, ["check-config", "--listen", "not-an-address"])
             #expect(result.status != 0)
