@@ -34,6 +34,11 @@ let package = Package(
         .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
         .target(name: "DNSCore", dependencies: ["DNSWire", nioCore], swiftSettings: upcomingFeatures),
         .target(
+            name: "DNSCache",
+            dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "DNSUpstream",
             dependencies: ["DNSCore", "DNSWire", nioCore, nioPosix, nioSSL, logging,
                            .product(name: "NIOTLS", package: "swift-nio")],
@@ -50,7 +55,7 @@ let package = Package(
         .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream",
+                "DNSCore", "DNSUpstream", "DNSCache",
                 .product(name: "Configuration", package: "swift-configuration"),
                 nioCore,
                 logging,
@@ -60,7 +65,7 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Config", "DNSCore", "DNSUpstream", "DNSFrontend", nioCore, nioPosix, logging,
+                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", nioCore, nioPosix, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -91,7 +96,12 @@ let package = Package(
             dependencies: ["DNSUpstream", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", nioCore]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", "DNSCache", nioCore]),
+        .testTarget(
+            name: "DNSCacheTests",
+            dependencies: ["DNSCache", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["DNSWire", "DNSCore", "DNSTestSupport", nioCore, nioPosix,

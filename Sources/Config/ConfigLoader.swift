@@ -1,4 +1,6 @@
 import Configuration
+import Foundation
+import DNSCache
 import DNSUpstream
 import Logging
 import NIOCore
@@ -41,10 +43,20 @@ public enum ConfigLoader {
         let configFile = overrides.configFile ?? ConfigReader(provider: env).string(forKey: "config")
         var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: Self.values(of: overrides)), env]
         if let configFile {
-            do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
-            } catch {
-                throw ConfigError(key: "config", value: configFile, allowed: "a readable YAML file (\(error))")
+            guard let contents = FileManager.default.contents(atPath: configFile) else {
+                throw ConfigError(key: "config", value: configFile, allowed: "a readable YAML file (cannot read it)")
+            }
+            // A file with nothing but comments sets nothing; YAML calls it empty, not a mapping.
+            let settings = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline).filter {
+                let line = $0.drop(while: { $0 == " " || $0 == "\t" })
+                return !line.isEmpty && !line.hasPrefix("#") && line != "---"
+            }
+            if !settings.isEmpty {
+                do {
+                    providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
+                } catch {
+                    throw ConfigError(key: "config", value: configFile, allowed: "a readable YAML file (\(error))")
+                }
             }
         }
         return try Self.validate(ConfigReader(providers: providers))
@@ -108,8 +120,28 @@ public enum ConfigLoader {
                                                        in: 1...65_535),
             threads: try values.int("threads", default: 0, in: 0...1024),
             shutdownGracePeriod: try values.duration("shutdown_grace_period", default: .seconds(5)),
-            logLevel: logLevel
+            logLevel: logLevel,
+            cache: try Self.cachePolicy(values)
         )
+    }
+
+    private static func cachePolicy(_ values: ConfigValues) throws -> CachePolicy? {
+        guard try values.bool("cache.enabled", default: true) else { return nil }
+        let defaults = CachePolicy()
+        let policy = CachePolicy(
+            maxBytes: try values.byteSize("cache.max_size", default: defaults.maxBytes),
+            minTTL: try values.seconds("cache.min_ttl", default: defaults.minTTL),
+            maxTTL: try values.seconds("cache.max_ttl", default: defaults.maxTTL),
+            maxNegativeTTL: try values.seconds("cache.max_negative_ttl", default: defaults.maxNegativeTTL),
+            servFailTTL: try values.seconds("cache.servfail_ttl", default: defaults.servFailTTL, max: 300),
+            maxStale: try values.seconds("cache.serve_stale_max", default: defaults.maxStale),
+            staleTTL: try values.seconds("cache.stale_ttl", default: defaults.staleTTL),
+            prefetch: try values.bool("cache.prefetch", default: defaults.prefetch))
+        guard policy.minTTL <= policy.maxTTL else {
+            throw ConfigError(key: "cache.min_ttl", value: "\(policy.minTTL)s",
+                              allowed: "at most cache.max_ttl (\(policy.maxTTL)s)")
+        }
+        return policy
     }
 }
 
@@ -138,6 +170,33 @@ private struct ConfigValues {
         guard let text = try self.scalar(key) else { return defaultValue }
         guard let value = ConfigValueParsing.duration(text), value > .zero else {
             throw ConfigError(key: key, value: text, allowed: "a positive duration such as 500ms, 5s or 2m")
+        }
+        return value
+    }
+
+    /// A duration in whole seconds, 0 allowed (RFC 2308 §7.1 caps SERVFAIL caching at 300 s).
+    func seconds(_ key: String, default defaultValue: UInt32, max: UInt32 = 604_800) throws -> UInt32 {
+        guard let text = try self.scalar(key) else { return defaultValue }
+        guard let value = ConfigValueParsing.duration(text), value.nanoseconds % 1_000_000_000 == 0,
+            value.nanoseconds / 1_000_000_000 <= Int64(max)
+        else {
+            throw ConfigError(key: key, value: text, allowed: "whole seconds from 0 to \(max), such as 0, 30s or 1h")
+        }
+        return UInt32(value.nanoseconds / 1_000_000_000)
+    }
+
+    func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
+        guard let text = try self.scalar(key) else { return defaultValue }
+        guard let value = ConfigValueParsing.bool(text) else {
+            throw ConfigError(key: key, value: text, allowed: "true or false")
+        }
+        return value
+    }
+
+    func byteSize(_ key: String, default defaultValue: Int) throws -> Int {
+        guard let text = try self.scalar(key) else { return defaultValue }
+        guard let value = ConfigValueParsing.byteSize(text), value >= 64 << 10 else {
+            throw ConfigError(key: key, value: text, allowed: "a size of at least 64KiB, such as 512KiB, 64MiB or 1GiB")
         }
         return value
     }

@@ -2,9 +2,12 @@ public import NIOCore
 
 /// Parsers for the value syntaxes used in configuration: durations, listen addresses, bounded integers.
 public enum ConfigValueParsing {
-    /// `250ms`, `5s`, `2m`, or a bare number of seconds.
+    /// `250ms`, `5s`, `2m`, `1h`, `3d`, or a bare number of seconds.
     public static func duration(_ text: String) -> TimeAmount? {
-        let units: [(String, Int64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000)]
+        let units: [(String, Int64)] = [
+            ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+            ("d", 86_400_000_000_000),
+        ]
         for (suffix, nanoseconds) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
             // "ms" also ends in "s": only take "s" when what is left is a number.
@@ -12,6 +15,25 @@ public enum ConfigValueParsing {
         }
         if let seconds = Int64(text), seconds >= 0 { return .seconds(seconds) }
         return nil
+    }
+
+    /// A byte size: `65536`, `512KiB`, `64MiB`, `1GiB`.
+    public static func byteSize(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let value = Int(text.dropLast(suffix.count)), value >= 0 else { return nil }
+            return value.multipliedReportingOverflow(by: factor).overflow ? nil : value * factor
+        }
+        return Int(text).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`.
+    public static func bool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: return nil
+        }
     }
 
     /// `127.0.0.1:5353`, `[::1]:5353`, or an address without a port (53).

@@ -1,3 +1,4 @@
+public import DNSCache
 public import DNSUpstream
 public import Logging
 public import NIOCore
@@ -33,4 +34,6 @@ public struct DNSGateConfig: Sendable {
     /// How long shutdown waits for queries in flight.
     public var shutdownGracePeriod: TimeAmount
     public var logLevel: Logger.Level
+    /// The response cache's limits, or nil when caching is off.
+    public var cache: CachePolicy?
 }

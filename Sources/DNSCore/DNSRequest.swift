@@ -52,10 +52,22 @@ public struct DNSRequest: Sendable {
 
 /// The answer to a ``DNSRequest``, in wire form, ready to send to the client.
 public struct DNSResponse: Sendable {
-    public var message: ByteBuffer
+    /// Who produced an answer.
+    public enum Origin: Sendable, Hashable {
+        /// An upstream resolver.
+        case upstream
+        /// The cache (fresh or stale).
+        case cache
+        /// dnsgate itself: an error it generated (SERVFAIL after upstream failure, REFUSED, ...).
+        case local
+    }
 
-    public init(message: ByteBuffer) {
+    public var message: ByteBuffer
+    public var origin: Origin
+
+    public init(message: ByteBuffer, origin: Origin = .upstream) {
         self.message = message
+        self.origin = origin
     }
 
     /// A response with `rcode` (and optionally an Extended DNS Error) built for `request`.
@@ -67,6 +79,6 @@ public struct DNSResponse: Sendable {
         // The request's view always has a readable header, so the builder always returns a message.
         let message = DNSErrorResponse.make(rcode, to: request.message, view: request.view,
                                             extendedError: extendedError) ?? ByteBuffer()
-        return DNSResponse(message: message)
+        return DNSResponse(message: message, origin: .local)
     }
 }

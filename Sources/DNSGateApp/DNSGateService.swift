@@ -1,4 +1,5 @@
 public import Config
+import DNSCache
 import DNSCore
 import DNSFrontend
 import DNSUpstream
@@ -40,7 +41,13 @@ public struct DNSGateService: Service {
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
         let upstream = try Self.makeUpstream(self.config, group: group, logger: self.logger)
-        let pipeline = DNSPipeline(middlewares: [], terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
+        var middlewares: [any DNSMiddleware] = []
+        if let policy = self.config.cache {
+            middlewares.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group,
+                                               refreshTimeout: self.config.queryTimeout))
+        }
+        let pipeline = DNSPipeline(middlewares: middlewares,
+                                   terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
         let frontend = DNSFrontend(
             configuration: FrontendConfiguration(
                 listen: self.config.listen,

@@ -72,3 +72,20 @@ extension ByteBuffer {
         )
     }
 }
+
+extension ByteBuffer {
+    /// Whether the OPT record `opt` of the message in this buffer carries an option with `code` (for example 8,
+    /// EDNS Client Subnet, RFC 7871).
+    public func dnsHasEDNSOption(_ code: UInt16, opt: OPTView) -> Bool {
+        var cursor = self.readerIndex + opt.optionsOffset
+        let end = cursor + opt.optionsLength
+        while cursor + 4 <= end {
+            guard let optionCode = self.getInteger(at: cursor, as: UInt16.self),
+                let length = self.getInteger(at: cursor + 2, as: UInt16.self)
+            else { return false }
+            if optionCode == code { return true }
+            cursor += 4 + Int(length)
+        }
+        return false
+    }
+}

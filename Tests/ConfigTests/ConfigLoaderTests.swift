@@ -71,6 +71,32 @@ import Testing
         }
     }
 
+    @Test func aFileWithOnlyCommentsSetsNothing() async throws {
+        let path = try self.writeFile("# nothing set yet\n\n   # indented comment\n")
+        let config = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])
+        #expect(config.listen.first?.port == 5353)
+    }
+
+    @Test func cacheSettings() async throws {
+        let path = try self.writeFile("cache:\n  max_size: 8MiB\n  min_ttl: 10s\n  serve_stale_max: 1h\n  prefetch: off\n")
+        let config = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])
+        let cache = try #require(config.cache)
+        #expect(cache.maxBytes == 8 << 20)
+        #expect(cache.minTTL == 10)
+        #expect(cache.maxStale == 3600)
+        #expect(!cache.prefetch)
+        let off = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: ["DNSGATE_CACHE_ENABLED": "false"])
+        #expect(off.cache == nil)
+        await #expect(throws: ConfigError(key: "cache.servfail_ttl", value: "10m",
+                                          allowed: "whole seconds from 0 to 300, such as 0, 30s or 1h")) {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(),
+                                            environment: ["DNSGATE_CACHE_SERVFAIL_TTL": "10m"])
+        }
+        await #expect(throws: ConfigError.self) {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: ["DNSGATE_CACHE_MAX_SIZE": "lots"])
+        }
+    }
+
     @Test func missingFileIsAnError() async {
         await #expect(throws: ConfigError.self) {
             _ = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: "/nonexistent/dnsgate.yaml"),

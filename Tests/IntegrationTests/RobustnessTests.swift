@@ -60,7 +60,10 @@ extension IntegrationSuite {
             // Correct answers over both transports, while the idle connections are still open.
             for options in [[], ["+tcp"]] {
                 let reply = try Kdig.query(name, port: Self.port, options: options)
-                #expect(reply?.answers == ["\(name) 3600 IN A 198.18.1.244"])
+                // The cache counts the TTL down; the record itself must be exact.
+                let fields = reply?.answers.first?.split(separator: " ")
+                #expect(reply?.answers.count == 1)
+                #expect(fields?.first == Substring(name) && fields?.last == "198.18.1.244")
             }
             _ = idle
             let after = try #require(dnsgate.residentKiB)

@@ -110,6 +110,7 @@ final class TestUpstream: @unchecked Sendable {
             c2      CNAME c3
             c3      CNAME h000000
             *.wild  A     198.19.255.3
+            short 1 A     198.19.255.2
 
             """
         for index in 0..<8 { zone += "multi A 198.19.255.\(10 + index)\n" }

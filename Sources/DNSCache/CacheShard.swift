@@ -1,0 +1,114 @@
+import Synchronization
+
+/// One lock's worth of the cache: a slab of slots indexed by key, bounded in bytes, evicting with CLOCK (second
+/// chance): a hit sets a slot's reference bit; the hand clears set bits and evicts the first slot it finds clear.
+/// Hits cost one dictionary lookup and a bit write; no list is relinked on the hit path, unlike LRU.
+final class CacheShard: Sendable {
+    struct Entry {
+        var answer: CachedAnswer
+        /// Monotonic nanoseconds when stored.
+        var storedAt: Int64
+        /// Nanoseconds after which not even a stale copy may be served.
+        var discardAt: Int64
+        var hits: UInt32 = 0
+        var prefetching = false
+    }
+
+    private struct Slot {
+        var key: CacheKey
+        var entry: Entry
+        var referenced: Bool
+    }
+
+    private struct State {
+        var index: [CacheKey: Int] = [:]
+        var slots: [Slot?] = []
+        var free: [Int] = []
+        var hand = 0
+        var bytes = 0
+    }
+
+    private let budget: Int
+    private let state = Mutex(State())
+
+    init(budget: Int) {
+        self.budget = budget
+    }
+
+    /// The entry for `key`, marking it used; entries past `discardAt` are removed instead.
+    func lookup(_ key: CacheKey, now: Int64) -> Entry? {
+        self.state.withLock { state in
+            guard let index = state.index[key], var slot = state.slots[index] else { return nil }
+            if slot.entry.discardAt <= now {
+                Self.remove(at: index, in: &state)
+                return nil
+            }
+            slot.referenced = true
+            slot.entry.hits &+= 1
+            state.slots[index] = slot
+            return slot.entry
+        }
+    }
+
+    /// Marks the entry for `key` as being refreshed; returns false if it already was (or is gone).
+    func beginPrefetch(_ key: CacheKey) -> Bool {
+        self.state.withLock { state in
+            guard let index = state.index[key], state.slots[index]?.entry.prefetching == false else { return false }
+            state.slots[index]?.entry.prefetching = true
+            return true
+        }
+    }
+
+    /// Stores `entry` under `key`, replacing any older one; returns how many entries were evicted to make room.
+    @discardableResult
+    func store(_ entry: Entry, for key: CacheKey) -> Int {
+        let cost = entry.answer.cost
+        guard cost <= self.budget else { return 0 }
+        return self.state.withLock { state in
+            if let index = state.index[key] { Self.remove(at: index, in: &state) }
+            var evicted = 0
+            while state.bytes + cost > self.budget, !state.index.isEmpty {
+                if Self.evictOne(&state) { evicted += 1 }
+            }
+            let slot = Slot(key: key, entry: entry, referenced: false)
+            let index: Int
+            if let reused = state.free.popLast() {
+                index = reused
+                state.slots[index] = slot
+            } else {
+                index = state.slots.count
+                state.slots.append(slot)
+            }
+            state.index[key] = index
+            state.bytes += cost
+            return evicted
+        }
+    }
+
+    /// Entries and bytes held now.
+    var usage: (entries: Int, bytes: Int) {
+        self.state.withLock { ($0.index.count, $0.bytes) }
+    }
+
+    /// Advances the hand by one slot; returns whether it evicted.
+    private static func evictOne(_ state: inout State) -> Bool {
+        if state.hand >= state.slots.count { state.hand = 0 }
+        let index = state.hand
+        state.hand += 1
+        guard let slot = state.slots[index] else { return false }
+        if slot.referenced {
+            state.slots[index]?.referenced = false
+            return false
+        }
+        Self.remove(at: index, in: &state)
+        return true
+    }
+
+    private static func remove(at index: Int, in state: inout State) {
+        guard let slot = state.slots[index] else { return }
+        state.index[slot.key] = nil
+        state.slots[index] = nil
+        state.free.append(index)
+        state.bytes -= slot.entry.answer.cost
+    }
+}

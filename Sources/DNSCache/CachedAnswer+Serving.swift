@@ -1,0 +1,43 @@
+public import DNSCore
+import DNSWire
+public import NIOCore
+
+extension CachedAnswer {
+    /// The answer for `request`, `age` seconds after it was stored: the client's ID, RD bit and question spelling,
+    /// every TTL lowered by `age` (or set to `staleTTL` for a stale answer), and an OPT record exactly when the
+    /// client sent one (RFC 6891 §7).
+    public func response(for request: DNSRequest, age: UInt32, staleTTL: UInt32? = nil,
+                         allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        let clientHasOPT = request.view.opt != nil
+        let keepsOPT = self.optOffset != nil && clientHasOPT
+        let length = (self.optOffset != nil && !clientHasOPT) ? (self.optOffset ?? 0) : self.message.readableBytes
+        var out = allocator.buffer(capacity: length + 11)
+        if let body = self.message.getSlice(at: self.message.readerIndex, length: length) {
+            out.writeImmutableBuffer(body)
+        }
+        let flags = self.message.getInteger(at: self.message.readerIndex + 2, as: UInt16.self) ?? 0
+        out.setDNSMessageID(request.id)
+        out.setDNSFlags((flags & ~DNSHeader.Flag.rd) | (request.view.header.flags & DNSHeader.Flag.rd))
+        let name = request.question.name.wire
+        if out.readableBytes >= DNSHeader.size + name.count {
+            out.setBytes(name, at: out.readerIndex + DNSHeader.size)
+        }
+        for offset in self.ttlOffsets {
+            let index = out.readerIndex + offset
+            guard let ttl = out.getInteger(at: index, as: UInt32.self) else { continue }
+            out.setInteger(staleTTL ?? (ttl > age ? ttl - age : 0), at: index)
+        }
+        var additional = out.getInteger(at: out.readerIndex + 10, as: UInt16.self) ?? 0
+        if self.optOffset != nil, !keepsOPT {
+            additional -= 1
+        } else if self.optOffset == nil, clientHasOPT {
+            let dnssecOK: UInt32 = (request.view.opt?.dnssecOK ?? false) ? 0x8000 : 0
+            out.writeInteger(UInt8(0))
+            out.writeMultipleIntegers(DNSType.opt.rawValue, DNSErrorResponse.advertisedUDPPayloadSize, dnssecOK,
+                                      UInt16(0))
+            additional += 1
+        }
+        out.setInteger(additional, at: out.readerIndex + 10)
+        return out
+    }
+}

@@ -1,0 +1,138 @@
+import DNSCache
+import DNSCore
+import DNSWire
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// The rest of the pipeline as the cache sees it: holds every request until the test answers it.
+final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
+    private(set) var received: [(request: DNSRequest, promise: EventLoopPromise<DNSResponse>)] = []
+
+    func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
+        let promise = eventLoop.makePromise(of: DNSResponse.self)
+        self.received.append((request, promise))
+        return promise.futureResult
+    }
+
+    /// Answers the oldest held request with an A record of TTL `ttl`, as an upstream would.
+    func answerOldest(ttl: UInt32 = 300) {
+        let (request, promise) = self.received.removeFirst()
+        let (message, _) = CacheFixtures.answer(to: request, answers: [
+            .a(request.question.name, (192, 0, 2, 7), ttl: ttl),
+        ])
+        var patched = message
+        patched.setDNSMessageID(request.id)
+        promise.succeed(DNSResponse(message: patched, origin: .upstream))
+    }
+
+    /// Fails the oldest held request the way the forwarding handler does: a local SERVFAIL.
+    func failOldest() {
+        let (request, promise) = self.received.removeFirst()
+        promise.succeed(.error(.servFail, for: request, extendedError: .networkError))
+    }
+}
+
+@Suite struct CacheMiddlewareTests {
+    let loop = EmbeddedEventLoop()
+    let clock = ManualClock()
+    let upstream = UpstreamStandIn()
+
+    private func middleware(_ policy: CachePolicy = CachePolicy()) -> CacheMiddleware {
+        CacheMiddleware(cache: DNSResponseCache(policy: policy, shardCount: 2, clock: self.clock.function),
+                        group: self.loop)
+    }
+
+    private func ask(_ middleware: CacheMiddleware, _ request: DNSRequest) -> EventLoopFuture<DNSResponse> {
+        middleware.handle(request, eventLoop: self.loop, next: self.upstream)
+    }
+
+    @Test func repeatedQuestionIsAnsweredFromTheCache() throws {
+        let middleware = self.middleware()
+        let first = self.ask(middleware, CacheFixtures.request("a.example", id: 1))
+        #expect(self.upstream.received.count == 1)
+        self.upstream.answerOldest()
+        #expect(try first.wait().origin == .upstream)
+        self.clock.advance(seconds: 100)
+        let second = try self.ask(middleware, CacheFixtures.request("A.EXAMPLE", id: 2)).wait()
+        #expect(self.upstream.received.isEmpty)
+        #expect(second.origin == .cache)
+        let message = try DNSMessage(second.message)
+        #expect(message.id == 2)
+        #expect(message.answers.first?.ttl == 200)
+        #expect(middleware.cache.snapshot.hits == 1)
+        #expect(middleware.cache.snapshot.misses == 1)
+    }
+
+    @Test func identicalQueriesInFlightShareOneUpstreamQuery() throws {
+        let middleware = self.middleware()
+        let futures = (1...5).map { self.ask(middleware, CacheFixtures.request("same.example", id: UInt16($0))) }
+        #expect(self.upstream.received.count == 1)
+        self.upstream.answerOldest()
+        let ids = try futures.map { try DNSMessage($0.wait().message).id }
+        #expect(ids == [1, 2, 3, 4, 5])
+        #expect(try futures.allSatisfy { try DNSMessage($0.wait().message).answers.count == 1 })
+        #expect(middleware.cache.snapshot.coalesced == 4)
+    }
+
+    @Test func waitersShareAFailureToo() throws {
+        let middleware = self.middleware()
+        let futures = (1...3).map { self.ask(middleware, CacheFixtures.request("down.example", id: UInt16($0))) }
+        self.upstream.failOldest()
+        for (index, future) in futures.enumerated() {
+            let response = try future.wait()
+            #expect(DNSHeader(response.message)?.rcodeLow == 2)
+            #expect(DNSHeader(response.message)?.id == UInt16(index + 1))
+        }
+        // A SERVFAIL dnsgate made itself is never cached.
+        _ = self.ask(middleware, CacheFixtures.request("down.example", id: 9))
+        #expect(self.upstream.received.count == 1)
+    }
+
+    @Test func staleAnswerIsServedWhenTheUpstreamFails() throws {
+        let middleware = self.middleware(CachePolicy(maxStale: 60, staleTTL: 30))
+        _ = self.ask(middleware, CacheFixtures.request("s.example", id: 1))
+        self.upstream.answerOldest(ttl: 10)
+        self.clock.advance(seconds: 15)
+        let future = self.ask(middleware, CacheFixtures.request("s.example", id: 2))
+        #expect(self.upstream.received.count == 1, "an expired answer is asked again first")
+        self.upstream.failOldest()
+        let message = try DNSMessage(try future.wait().message)
+        #expect(message.id == 2)
+        #expect(message.flags & 0x000F == 0)
+        #expect(message.answers.first?.ttl == 30)
+        #expect(middleware.cache.snapshot.staleServed == 1)
+
+        // Past the stale limit the failure goes through.
+        self.clock.advance(seconds: 60)
+        let late = self.ask(middleware, CacheFixtures.request("s.example", id: 3))
+        self.upstream.failOldest()
+        #expect(DNSHeader(try late.wait().message)?.rcodeLow == 2)
+    }
+
+    @Test func clientSubnetQueriesBypassTheCache() throws {
+        let middleware = self.middleware()
+        let ecs: [UInt8] = [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]
+        for id in UInt16(1)...2 {
+            _ = self.ask(middleware, CacheFixtures.request("ecs.example", id: id, udpPayloadSize: 1232, options: ecs))
+            self.upstream.answerOldest()
+        }
+        #expect(middleware.cache.snapshot.entries == 0)
+        #expect(middleware.cache.snapshot.hits == 0)
+    }
+
+    @Test func popularEntryIsRefreshedBeforeItExpires() throws {
+        let middleware = self.middleware()
+        _ = self.ask(middleware, CacheFixtures.request("hot.example", id: 1))
+        self.upstream.answerOldest(ttl: 100)
+        for id in UInt16(2)...4 { _ = self.ask(middleware, CacheFixtures.request("hot.example", id: id)) }
+        self.clock.advance(seconds: 95)
+        _ = try self.ask(middleware, CacheFixtures.request("hot.example", id: 5)).wait()
+        #expect(self.upstream.received.count == 1, "one background refresh")
+        self.upstream.answerOldest(ttl: 100)
+        self.clock.advance(seconds: 50)
+        let after = try DNSMessage(try self.ask(middleware, CacheFixtures.request("hot.example", id: 6)).wait().message)
+        #expect(after.answers.first?.ttl == 50, "served from the refreshed entry")
+        #expect(middleware.cache.snapshot.prefetches == 1)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+extension IntegrationSuite {
+    /// The response cache in front of a real upstream: knot's own query counter shows what reached it.
+    @Suite struct CacheTests {
+        static let port = 15374
+        let upstream: TestUpstream
+
+        init() throws {
+            self.upstream = try TestUpstream.shared.get()
+        }
+
+        private func start(config: String = "") throws -> Daemon {
+            let path = NSTemporaryDirectory() + "dnsgate-cache-\(getpid()).yaml"
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            return try DNSGateBinary.start(port: Self.port, arguments: [
+                "--listen", "127.0.0.1:\(Self.port)", "--upstream", self.upstream.dotURL,
+                "--ca-file", self.upstream.caPath, "--config", path,
+            ])
+        }
+
+        @Test func repeatedNamesAreAnsweredWithoutAskingKnotAndTTLsCountDown() throws {
+            let dnsgate = try self.start()
+            defer { dnsgate.stop() }
+            let name = "h000700." + TestUpstream.zone
+            let before = try self.upstream.knotQueryCount()
+            let first = try #require(try Kdig.query(name, port: Self.port))
+            #expect(first.answers == ["\(name) 3600 IN A 198.18.2.188"])
+            for options in [[], ["+tcp"], [], ["+tcp"]] {
+                #expect(try Kdig.query(name, port: Self.port, options: options)?.answers.count == 1)
+            }
+            #expect(try self.upstream.knotQueryCount() == before + 1)
+            sleep(2)
+            let later = try #require(try Kdig.query(name, port: Self.port))
+            let ttl = later.answers.first?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            #expect(ttl.map { $0 <= 3598 && $0 >= 3590 } == true, "TTL \(String(describing: ttl)) after 2 s")
+            #expect(try self.upstream.knotQueryCount() == before + 1)
+            // Negative answers are cached too (the zone's SOA minimum is 300 s).
+            let nx = "nothing-700." + TestUpstream.zone
+            #expect(try Kdig.query(nx, port: Self.port)?.status == "NXDOMAIN")
+            #expect(try Kdig.query(nx, port: Self.port)?.status == "NXDOMAIN")
+            #expect(try self.upstream.knotQueryCount() == before + 2)
+        }
+
+        @Test func staleAnswersCoverAnUpstreamOutageUntilTheStaleLimit() throws {
+            let dnsgate = try self.start(config: "cache:\n  serve_stale_max: 4s\n  stale_ttl: 30s\n")
+            defer { dnsgate.stop() }
+            let name = "short." + TestUpstream.zone
+            #expect(try Kdig.query(name, port: Self.port)?.answers == ["\(name) 1 IN A 198.19.255.2"])
+            self.upstream.killTerminator()
+            defer { try? self.upstream.startTerminator() }
+            usleep(1_500_000)
+            // Expired, the upstream is gone: the stale copy, with the stale TTL.
+            let stale = try #require(try Kdig.query(name, port: Self.port, timeout: 8))
+            #expect(stale.status == "NOERROR")
+            #expect(stale.answers == ["\(name) 30 IN A 198.19.255.2"])
+            sleep(4)
+            // Past the stale limit: the failure shows.
+            #expect(try Kdig.query(name, port: Self.port, timeout: 8)?.status == "SERVFAIL")
+        }
+    }
+}
