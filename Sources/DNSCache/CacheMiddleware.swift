@@ -92,7 +92,7 @@ public final class CacheMiddleware: DNSMiddleware {
     private func settle(_ response: DNSResponse, for request: DNSRequest, key: CacheKey, stale: CachedAnswer?)
         -> Settled
     {
-        let view = try? DNSMessageView(response.message)
+        let view = response.view ?? (try? DNSMessageView(response.message))
         if response.origin == .upstream, let view, let stored = self.cache.store(response.message, view: view, for: key) {
             return Settled(leader: response) { DNSResponse(message: stored.response(for: $0, age: 0), origin: .cache) }
         }

@@ -31,8 +31,17 @@ final class CacheShard: Sendable {
     private let budget: Int
     private let state = Mutex(State())
 
+    /// Bytes an entry takes on average (a small answer plus bookkeeping): used to size the tables up front, so that
+    /// filling the cache does not rehash and copy them again and again on the query path.
+    static let typicalEntryCost = 256
+
     init(budget: Int) {
         self.budget = budget
+        let expected = min(budget / Self.typicalEntryCost, 1 << 20)
+        self.state.withLock { state in
+            state.index.reserveCapacity(expected)
+            state.slots.reserveCapacity(expected)
+        }
     }
 
     /// The entry for `key`, marking it used; entries past `discardAt` are removed instead.

@@ -64,10 +64,13 @@ public struct DNSResponse: Sendable {
 
     public var message: ByteBuffer
     public var origin: Origin
+    /// The index of `message`, when whoever made it had one (so later stages need not parse it again).
+    public var view: DNSMessageView?
 
-    public init(message: ByteBuffer, origin: Origin = .upstream) {
+    public init(message: ByteBuffer, origin: Origin = .upstream, view: DNSMessageView? = nil) {
         self.message = message
         self.origin = origin
+        self.view = view
     }
 
     /// A response with `rcode` (and optionally an Extended DNS Error) built for `request`.

@@ -19,7 +19,7 @@ public struct UpstreamQuery: Sendable {
 /// An upstream's answer: the message with the client's ID restored, and its index.
 public struct UpstreamAnswer: Sendable {
     public var message: ByteBuffer
-    /// Index of `message`; its header still carries the upstream-side ID.
+    /// Index of `message`: offsets and question are valid, but its header still carries the upstream-side ID.
     public var view: DNSMessageView
 }
 
