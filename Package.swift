@@ -81,7 +81,7 @@ let package = Package(
         ),
         .target(
             name: "DNSTestSupport",
-            dependencies: ["DNSWire", nioCore],
+            dependencies: ["DNSCore", "DNSWire", nioCore],
             path: "Tests/DNSTestSupport",
             swiftSettings: upcomingFeatures
         ),

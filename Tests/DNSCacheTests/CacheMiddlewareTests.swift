@@ -1,42 +1,33 @@
 import DNSCache
 import DNSCore
+import DNSTestSupport
 import DNSWire
 import NIOCore
 import NIOEmbedded
 import Testing
 
-/// The rest of the pipeline as the cache sees it: holds every request until the test answers it.
-final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
-    private(set) var received: [(request: DNSRequest, promise: EventLoopPromise<DNSResponse>)] = []
-
-    func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
-        let promise = eventLoop.makePromise(of: DNSResponse.self)
-        self.received.append((request, promise))
-        return promise.futureResult
-    }
-
+extension HeldHandler {
     /// Answers the oldest held request with an A record of TTL `ttl`, as an upstream would.
     func answerOldest(ttl: UInt32 = 300) {
-        let (request, promise) = self.received.removeFirst()
-        let (message, _) = CacheFixtures.answer(to: request, answers: [
-            .a(request.question.name, (192, 0, 2, 7), ttl: ttl),
-        ])
-        var patched = message
-        patched.setDNSMessageID(request.id)
-        promise.succeed(DNSResponse(message: patched, origin: .upstream))
+        self.complete { request in
+            var (message, _) = CacheFixtures.answer(to: request, answers: [
+                .a(request.question.name, (192, 0, 2, 7), ttl: ttl),
+            ])
+            message.setDNSMessageID(request.id)
+            return DNSResponse(message: message, origin: .upstream)
+        }
     }
 
     /// Fails the oldest held request the way the forwarding handler does: a local SERVFAIL.
     func failOldest() {
-        let (request, promise) = self.received.removeFirst()
-        promise.succeed(.error(.servFail, for: request, extendedError: .networkError))
+        self.complete { .error(.servFail, for: $0, extendedError: .networkError) }
     }
 }
 
 @Suite struct CacheMiddlewareTests {
     let loop = EmbeddedEventLoop()
     let clock = ManualClock()
-    let upstream = UpstreamStandIn()
+    let upstream = HeldHandler()
 
     private func middleware(_ policy: CachePolicy = CachePolicy()) -> CacheMiddleware {
         CacheMiddleware(cache: DNSResponseCache(policy: policy, shardCount: 2, clock: self.clock.function),
@@ -50,12 +41,12 @@ final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
     @Test func repeatedQuestionIsAnsweredFromTheCache() throws {
         let middleware = self.middleware()
         let first = self.ask(middleware, CacheFixtures.request("a.example", id: 1))
-        #expect(self.upstream.received.count == 1)
+        #expect(self.upstream.held.count == 1)
         self.upstream.answerOldest()
         #expect(try first.wait().origin == .upstream)
         self.clock.advance(seconds: 100)
         let second = try self.ask(middleware, CacheFixtures.request("A.EXAMPLE", id: 2)).wait()
-        #expect(self.upstream.received.isEmpty)
+        #expect(self.upstream.held.isEmpty)
         #expect(second.origin == .cache)
         let message = try DNSMessage(second.message)
         #expect(message.id == 2)
@@ -67,7 +58,7 @@ final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
     @Test func identicalQueriesInFlightShareOneUpstreamQuery() throws {
         let middleware = self.middleware()
         let futures = (1...5).map { self.ask(middleware, CacheFixtures.request("same.example", id: UInt16($0))) }
-        #expect(self.upstream.received.count == 1)
+        #expect(self.upstream.held.count == 1)
         self.upstream.answerOldest()
         let ids = try futures.map { try DNSMessage($0.wait().message).id }
         #expect(ids == [1, 2, 3, 4, 5])
@@ -86,7 +77,7 @@ final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
         }
         // A SERVFAIL dnsgate made itself is never cached.
         _ = self.ask(middleware, CacheFixtures.request("down.example", id: 9))
-        #expect(self.upstream.received.count == 1)
+        #expect(self.upstream.held.count == 1)
     }
 
     @Test func staleAnswerIsServedWhenTheUpstreamFails() throws {
@@ -95,7 +86,7 @@ final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
         self.upstream.answerOldest(ttl: 10)
         self.clock.advance(seconds: 15)
         let future = self.ask(middleware, CacheFixtures.request("s.example", id: 2))
-        #expect(self.upstream.received.count == 1, "an expired answer is asked again first")
+        #expect(self.upstream.held.count == 1, "an expired answer is asked again first")
         self.upstream.failOldest()
         let message = try DNSMessage(try future.wait().message)
         #expect(message.id == 2)
@@ -128,7 +119,7 @@ final class UpstreamStandIn: DNSHandler, @unchecked Sendable {
         for id in UInt16(2)...4 { _ = self.ask(middleware, CacheFixtures.request("hot.example", id: id)) }
         self.clock.advance(seconds: 95)
         _ = try self.ask(middleware, CacheFixtures.request("hot.example", id: 5)).wait()
-        #expect(self.upstream.received.count == 1, "one background refresh")
+        #expect(self.upstream.held.count == 1, "one background refresh")
         self.upstream.answerOldest(ttl: 100)
         self.clock.advance(seconds: 50)
         let after = try DNSMessage(try self.ask(middleware, CacheFixtures.request("hot.example", id: 6)).wait().message)

@@ -1,4 +1,5 @@
 import DNSCore
+import DNSTestSupport
 import DNSWire
 import NIOCore
 
@@ -17,24 +18,14 @@ struct EchoHandler: DNSHandler {
     }
 }
 
-/// Holds every request until the test answers it, in whatever order the test chooses. Used on one EmbeddedChannel
-/// thread only.
-final class HeldHandler: DNSHandler, @unchecked Sendable {
-    private(set) var held: [(request: DNSRequest, promise: EventLoopPromise<DNSResponse>)] = []
-
-    func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
-        let promise = eventLoop.makePromise(of: DNSResponse.self)
-        self.held.append((request, promise))
-        return promise.futureResult
-    }
-
-    /// Answers the held query with client ID `id`.
+extension HeldHandler {
+    /// Answers the held query with client ID `id` by echoing it back as a response.
     func answer(id: UInt16) {
-        guard let index = self.held.firstIndex(where: { $0.request.id == id }) else { return }
-        let (request, promise) = self.held.remove(at: index)
-        var message = request.message
-        message.setDNSFlags(request.view.header.flags | DNSHeader.Flag.qr)
-        promise.succeed(DNSResponse(message: message))
+        self.complete(where: { $0.id == id }) { request in
+            var message = request.message
+            message.setDNSFlags(request.view.header.flags | DNSHeader.Flag.qr)
+            return DNSResponse(message: message)
+        }
     }
 }
 
