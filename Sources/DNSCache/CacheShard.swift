@@ -2,10 +2,14 @@ import Synchronization
 
 /// One lock's worth of the cache: a slab of slots indexed by key, bounded in bytes, evicting with CLOCK (second
 /// chance): a hit sets a slot's reference bit; the hand clears set bits and evicts the first slot it finds clear.
-/// Hits cost one dictionary lookup and a bit write; no list is relinked on the hit path, unlike LRU.
+/// Hits cost one dictionary lookup and a bit write; no list is relinked on the hit path, unlike LRU. The index maps
+/// a key's digest to its slot and keeps no copy of the key: a lookup checks the stored answer's own question and the
+/// entry's DO/CD bits, so a digest collision is a miss (and a store replaces), never a wrong answer.
 final class CacheShard: Sendable {
     struct Entry {
         var answer: CachedAnswer
+        var dnssecOK: Bool
+        var checkingDisabled: Bool
         /// Monotonic nanoseconds when stored.
         var storedAt: Int64
         /// Nanoseconds after which not even a stale copy may be served.
@@ -15,13 +19,18 @@ final class CacheShard: Sendable {
     }
 
     private struct Slot {
-        var key: CacheKey
+        var digest: Int
         var entry: Entry
         var referenced: Bool
+
+        func holds(_ key: CacheKey) -> Bool {
+            self.entry.dnssecOK == key.dnssecOK && self.entry.checkingDisabled == key.checkingDisabled
+                && self.entry.answer.answers(key)
+        }
     }
 
     private struct State {
-        var index: [CacheKey: Int] = [:]
+        var index: [Int: Int] = [:]
         var slots: [Slot?] = []
         var free: [Int] = []
         var hand = 0
@@ -47,7 +56,7 @@ final class CacheShard: Sendable {
     /// The entry for `key`, marking it used; entries past `discardAt` are removed instead.
     func lookup(_ key: CacheKey, now: Int64) -> Entry? {
         self.state.withLock { state in
-            guard let index = state.index[key], var slot = state.slots[index] else { return nil }
+            guard let index = state.index[key.digest], var slot = state.slots[index], slot.holds(key) else { return nil }
             if slot.entry.discardAt <= now {
                 Self.remove(at: index, in: &state)
                 return nil
@@ -62,7 +71,9 @@ final class CacheShard: Sendable {
     /// Marks the entry for `key` as being refreshed; returns false if it already was (or is gone).
     func beginPrefetch(_ key: CacheKey) -> Bool {
         self.state.withLock { state in
-            guard let index = state.index[key], state.slots[index]?.entry.prefetching == false else { return false }
+            guard let index = state.index[key.digest], let slot = state.slots[index], slot.holds(key),
+                !slot.entry.prefetching
+            else { return false }
             state.slots[index]?.entry.prefetching = true
             return true
         }
@@ -74,12 +85,12 @@ final class CacheShard: Sendable {
         let cost = entry.answer.cost
         guard cost <= self.budget else { return 0 }
         return self.state.withLock { state in
-            if let index = state.index[key] { Self.remove(at: index, in: &state) }
+            if let index = state.index[key.digest] { Self.remove(at: index, in: &state) }
             var evicted = 0
             while state.bytes + cost > self.budget, !state.index.isEmpty {
                 if Self.evictOne(&state) { evicted += 1 }
             }
-            let slot = Slot(key: key, entry: entry, referenced: false)
+            let slot = Slot(digest: key.digest, entry: entry, referenced: false)
             let index: Int
             if let reused = state.free.popLast() {
                 index = reused
@@ -88,7 +99,7 @@ final class CacheShard: Sendable {
                 index = state.slots.count
                 state.slots.append(slot)
             }
-            state.index[key] = index
+            state.index[key.digest] = index
             state.bytes += cost
             return evicted
         }
@@ -115,7 +126,7 @@ final class CacheShard: Sendable {
 
     private static func remove(at index: Int, in state: inout State) {
         guard let slot = state.slots[index] else { return }
-        state.index[slot.key] = nil
+        state.index[slot.digest] = nil
         state.slots[index] = nil
         state.free.append(index)
         state.bytes -= slot.entry.answer.cost

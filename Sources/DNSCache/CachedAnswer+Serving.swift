@@ -10,12 +10,13 @@ extension CachedAnswer {
                          allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         let clientHasOPT = request.view.opt != nil
         let keepsOPT = self.optOffset != nil && clientHasOPT
-        let length = (self.optOffset != nil && !clientHasOPT) ? (self.optOffset ?? 0) : self.message.readableBytes
+        let message = self.message
+        let length = (self.optOffset != nil && !clientHasOPT) ? (self.optOffset ?? 0) : message.readableBytes
         var out = allocator.buffer(capacity: length + 11)
-        if let body = self.message.getSlice(at: self.message.readerIndex, length: length) {
+        if let body = message.getSlice(at: message.readerIndex, length: length) {
             out.writeImmutableBuffer(body)
         }
-        let flags = self.message.getInteger(at: self.message.readerIndex + 2, as: UInt16.self) ?? 0
+        let flags = message.getInteger(at: message.readerIndex + 2, as: UInt16.self) ?? 0
         out.setDNSMessageID(request.id)
         out.setDNSFlags((flags & ~DNSHeader.Flag.rd) | (request.view.header.flags & DNSHeader.Flag.rd))
         let name = request.question.name.wire

@@ -3,30 +3,41 @@ public import NIOCore
 
 /// An upstream answer prepared for the cache: TTLs clamped by the policy and written into the bytes, the OPT record's
 /// options removed (cookies and other per-client data must not reach other clients), and the offsets of every TTL
-/// field kept, so that serving it is a copy and a few integer writes.
+/// field kept, so that serving it is a copy and a few integer writes. Message and offsets share one allocation.
 public struct CachedAnswer: Sendable {
-    /// The answer as it will be served, before per-client edits; its ID is meaningless.
-    public let message: ByteBuffer
-    /// Offsets of the TTL fields of every record but OPT.
-    public let ttlOffsets: [Int]
+    /// The message, then the 16-bit offset of each record's TTL field (every record but OPT).
+    private let storage: ByteBuffer
+    private let messageLength: Int
     /// Offset of the OPT record, the message's last record, if it has one.
     public let optOffset: Int?
     /// Seconds the answer stays fresh.
     public let lifetime: UInt32
 
-    /// Memory this entry accounts for: its bytes plus bookkeeping.
-    public var cost: Int { self.message.readableBytes + self.ttlOffsets.count * 8 + 160 }
+    /// The answer as it will be served, before per-client edits; its ID is meaningless.
+    public var message: ByteBuffer {
+        self.storage.getSlice(at: self.storage.readerIndex, length: self.messageLength) ?? ByteBuffer()
+    }
+
+    /// Offsets of the TTL fields of every record but OPT.
+    var ttlOffsets: some Sequence<Int> {
+        stride(from: self.messageLength, to: self.storage.readableBytes, by: 2).lazy.map {
+            Int(self.storage.getInteger(at: self.storage.readerIndex + $0, as: UInt16.self) ?? 0)
+        }
+    }
+
+    /// Memory this entry accounts for: its allocation plus the shard's slot and index entry.
+    public var cost: Int { self.storage.capacity + 160 }
 
     /// Prepares `message` (indexed by `view`) for caching under `policy`, or returns nil when it must not be cached:
     /// truncated answers, answers with a TTL of 0, negative answers without an SOA (RFC 2308 §5), rcodes other than
     /// NOERROR, NXDOMAIN and (briefly) SERVFAIL, and answers whose OPT record is not last.
     public init?(message: ByteBuffer, view: DNSMessageView, policy: CachePolicy) {
-        guard !view.header.isTruncated,
+        guard !view.header.isTruncated, view.messageEnd <= Int(UInt16.max),
             let wire = message.getSlice(at: message.readerIndex, length: view.messageEnd)
         else { return nil }
-        // A copy of exactly the message: the original may be a slice of a large receive buffer.
+        // A copy of exactly the message and its offsets: the original may be a slice of a large receive buffer.
         var message = ByteBuffer()
-        message.reserveCapacity(wire.readableBytes)
+        message.reserveCapacity(wire.readableBytes + 2 * view.records.count)
         message.writeImmutableBuffer(wire)
         let rcode = view.rcode
         let lifetime: UInt32
@@ -62,13 +73,33 @@ public struct CachedAnswer: Sendable {
                 message.moveWriterIndex(to: message.readerIndex + opt.optionsOffset)
             }
         }
-        self.message = message
-        self.ttlOffsets = view.records.map(\.ttlOffset)
+        self.messageLength = message.readableBytes
+        for slot in view.records { message.writeInteger(UInt16(slot.ttlOffset)) }
+        self.storage = message
         self.optOffset = view.opt?.recordOffset
         self.lifetime = lifetime
     }
 
     private static func clamp(_ ttl: UInt32, _ policy: CachePolicy) -> UInt32 {
         min(max(ttl, policy.minTTL), policy.maxTTL)
+    }
+
+    /// Whether this is the answer to `key`'s question: same name ignoring case, type and class.
+    func answers(_ key: CacheKey) -> Bool {
+        let wire = key.name.wire
+        let nameStart = DNSHeader.size
+        guard self.messageLength >= nameStart + wire.count + 4 else { return false }
+        return self.storage.withUnsafeReadableBytes { bytes in
+            for index in wire.indices {
+                let stored = bytes[nameStart + index]
+                let asked = wire[index]
+                if stored != asked, stored | 0x20 != asked | 0x20 || !(0x61...0x7A).contains(stored | 0x20) {
+                    return false
+                }
+            }
+            let typeAt = nameStart + wire.count
+            return UInt16(bytes[typeAt]) << 8 | UInt16(bytes[typeAt + 1]) == key.type
+                && UInt16(bytes[typeAt + 2]) << 8 | UInt16(bytes[typeAt + 3]) == key.rrclass
+        }
     }
 }

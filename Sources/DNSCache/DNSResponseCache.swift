@@ -29,7 +29,7 @@ public final class DNSResponseCache: Sendable {
     }
 
     private func shard(for key: CacheKey) -> CacheShard {
-        self.shards[Int(UInt(bitPattern: key.hashValue) % UInt(self.shards.count))]
+        self.shards[Int(UInt(bitPattern: key.digest) % UInt(self.shards.count))]
     }
 
     /// Looks `key` up now.
@@ -56,7 +56,8 @@ public final class DNSResponseCache: Sendable {
         guard let answer = CachedAnswer(message: message, view: view, policy: self.policy) else { return nil }
         let now = self.clock()
         let lifetime = Int64(answer.lifetime) * 1_000_000_000
-        let entry = CacheShard.Entry(answer: answer, storedAt: now,
+        let entry = CacheShard.Entry(answer: answer, dnssecOK: key.dnssecOK, checkingDisabled: key.checkingDisabled,
+                                     storedAt: now,
                                      discardAt: now + lifetime + Int64(self.policy.maxStale) * 1_000_000_000)
         let evicted = self.shard(for: key).store(entry, for: key)
         if evicted > 0 { self.statistics.evictions.increment(by: evicted) }
