@@ -53,6 +53,18 @@ public final class CacheMiddleware: DNSMiddleware {
         }
     }
 
+    /// A fresh hit that needs no refresh is answered at once; everything else waits for `handle`.
+    public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome {
+        if let opt = request.view.opt, request.message.dnsHasEDNSOption(Self.clientSubnetOption, opt: opt) {
+            return .wait
+        }
+        guard case .fresh(let answer, let age, refresh: false) = self.cache.lookup(CacheKey(request)) else {
+            return .wait
+        }
+        self.cache.statistics.hits.increment()
+        return .answer(DNSResponse(message: answer.response(for: request, age: age), origin: .cache))
+    }
+
     private func fetch(_ request: DNSRequest, key: CacheKey, stale: CachedAnswer?, eventLoop: any EventLoop,
                        next: any DNSHandler) -> EventLoopFuture<DNSResponse> {
         self.cache.statistics.misses.increment()

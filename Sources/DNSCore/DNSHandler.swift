@@ -6,17 +6,43 @@ public import NIOCore
 /// failure (a SERVFAIL is an answer); failing the future is reserved for bugs and shutdown.
 public protocol DNSHandler: Sendable {
     func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse>
+
+    /// The answer, if it can be given at once without waiting for anything (a fresh cache hit): frontends try this
+    /// first and skip the future, promise and callbacks. Returns nil when `handle` is needed.
+    func immediateAnswer(to request: DNSRequest) -> DNSResponse?
+}
+
+extension DNSHandler {
+    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? { nil }
+}
+
+/// What a middleware can say about a request without waiting.
+public enum DNSImmediateOutcome: Sendable {
+    /// This is the answer.
+    case answer(DNSResponse)
+    /// This stage has nothing to add; ask the next one.
+    case pass
+    /// This stage must run asynchronously (a miss, a lookup elsewhere): use `handle`.
+    case wait
 }
 
 /// One stage of the query pipeline (access control, rate limit, local records, cache, ...): it answers a request
 /// itself or passes it on to `next`.
 public protocol DNSMiddleware: Sendable {
     func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler) -> EventLoopFuture<DNSResponse>
+
+    /// What this stage can decide at once; the default is `.wait`.
+    func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome
+}
+
+extension DNSMiddleware {
+    public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome { .wait }
 }
 
 /// The middleware chain in front of a terminal handler, itself a ``DNSHandler``.
 public struct DNSPipeline: DNSHandler {
     private let head: any DNSHandler
+    private let middlewares: [any DNSMiddleware]
 
     /// Runs `middlewares` in order, then `terminal`.
     public init(middlewares: [any DNSMiddleware], terminal: any DNSHandler) {
@@ -25,10 +51,23 @@ public struct DNSPipeline: DNSHandler {
             next = Link(middleware: middleware, next: next)
         }
         self.head = next
+        self.middlewares = middlewares
     }
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
         self.head.handle(request, eventLoop: eventLoop)
+    }
+
+    /// Asks the stages in order; the first answer wins, and the first stage that must wait ends the attempt.
+    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
+        for middleware in self.middlewares {
+            switch middleware.immediateOutcome(for: request) {
+            case .answer(let response): return response
+            case .pass: continue
+            case .wait: return nil
+            }
+        }
+        return nil
     }
 
     private struct Link: DNSHandler {

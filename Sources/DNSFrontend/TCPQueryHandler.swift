@@ -68,6 +68,10 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         case .reply(let reply):
             self.send(reply)
         case .request(let request):
+            if let response = self.pipeline.immediateAnswer(to: request) {
+                self.send(response.message)
+                return
+            }
             self.inFlight += 1
             self.pipeline.handle(request, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.inFlight -= 1

@@ -33,28 +33,39 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = self.unwrapInboundIn(data)
-        // The datagram is a slice of a large vector-read buffer; a copy keeps that buffer from being pinned while
-        // the query waits for its answer.
-        var message = context.channel.allocator.buffer(capacity: envelope.data.readableBytes)
-        message.writeImmutableBuffer(envelope.data)
         let client = envelope.remoteAddress
         let metadata = DNSRequestMetadata(client: client, transport: .udp)
-        switch QueryIntake(message: message, metadata: metadata, deadline: .now() + self.queryTimeout) {
+        switch QueryIntake(message: envelope.data, metadata: metadata, deadline: .now() + self.queryTimeout) {
         case .drop:
             return
         case .reply(let reply):
             self.send(reply, to: client, limit: 512)
         case .request(let request):
-            self.inFlight.increment()
-            let limit = request.maxUDPResponseSize
-            self.pipeline.handle(request, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
-                self.inFlight.decrement()
-                switch result {
-                case .success(let response):
-                    self.send(response.message, to: client, limit: limit)
-                case .failure:
-                    self.send(DNSResponse.error(.servFail, for: request).message, to: client, limit: limit)
-                }
+            if let response = self.pipeline.immediateAnswer(to: request) {
+                self.send(response.message, to: client, limit: request.maxUDPResponseSize)
+                return
+            }
+            self.answerLater(request, client: client, context: context)
+        }
+    }
+
+    /// Sends `request` down the pipeline. The datagram is a slice of a large vector-read buffer; the request gets
+    /// its own copy so that it does not pin that buffer while it waits for an upstream.
+    private func answerLater(_ request: DNSRequest, client: SocketAddress, context: ChannelHandlerContext) {
+        var message = context.channel.allocator.buffer(capacity: request.message.readableBytes)
+        message.writeImmutableBuffer(request.message)
+        guard let request = DNSRequest(message: message, view: request.view, metadata: request.metadata,
+                                       deadline: request.deadline)
+        else { return }
+        self.inFlight.increment()
+        let limit = request.maxUDPResponseSize
+        self.pipeline.handle(request, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.inFlight.decrement()
+            switch result {
+            case .success(let response):
+                self.send(response.message, to: client, limit: limit)
+            case .failure:
+                self.send(DNSResponse.error(.servFail, for: request).message, to: client, limit: limit)
             }
         }
     }

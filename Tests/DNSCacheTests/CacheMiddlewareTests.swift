@@ -126,4 +126,29 @@ extension HeldHandler {
         #expect(after.answers.first?.ttl == 50, "served from the refreshed entry")
         #expect(middleware.cache.snapshot.prefetches == 1)
     }
+
+    @Test func freshHitsAreImmediateAndEverythingElseWaits() throws {
+        let middleware = self.middleware()
+        #expect(self.isWait(middleware.immediateOutcome(for: CacheFixtures.request("i.example", id: 1))))
+        _ = self.ask(middleware, CacheFixtures.request("i.example", id: 1))
+        self.upstream.answerOldest(ttl: 100)
+        guard case .answer(let response) = middleware.immediateOutcome(for: CacheFixtures.request("I.example", id: 9))
+        else {
+            Issue.record("a fresh hit must be answered at once")
+            return
+        }
+        #expect(try DNSMessage(response.message).id == 9)
+        #expect(response.origin == .cache)
+        // An entry due for a refresh goes the asynchronous way, which starts the prefetch.
+        _ = middleware.immediateOutcome(for: CacheFixtures.request("i.example", id: 2))
+        self.clock.advance(seconds: 95)
+        #expect(self.isWait(middleware.immediateOutcome(for: CacheFixtures.request("i.example", id: 3))))
+        self.clock.advance(seconds: 10)
+        #expect(self.isWait(middleware.immediateOutcome(for: CacheFixtures.request("i.example", id: 4))))
+    }
+
+    private func isWait(_ outcome: DNSImmediateOutcome) -> Bool {
+        if case .wait = outcome { return true }
+        return false
+    }
 }
