@@ -36,16 +36,12 @@ public final class CacheMiddleware: DNSMiddleware {
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler)
         -> EventLoopFuture<DNSResponse>
     {
-        if let opt = request.view.opt, request.message.dnsHasEDNSOption(Self.clientSubnetOption, opt: opt) {
-            return next.handle(request, eventLoop: eventLoop)
-        }
+        guard Self.mayShareAnswers(request) else { return next.handle(request, eventLoop: eventLoop) }
         let key = CacheKey(request)
         switch self.cache.lookup(key) {
         case .fresh(let answer, let age, let refresh):
-            self.cache.statistics.hits.increment()
             if refresh, self.cache.beginPrefetch(key) { self.prefetch(request, key: key, eventLoop: eventLoop, next: next) }
-            return eventLoop.makeSucceededFuture(DNSResponse(message: answer.response(for: request, age: age),
-                                                             origin: .cache))
+            return eventLoop.makeSucceededFuture(self.hit(answer, age: age, for: request))
         case .stale(let answer):
             return self.fetch(request, key: key, stale: answer, eventLoop: eventLoop, next: next)
         case .miss:
@@ -55,14 +51,21 @@ public final class CacheMiddleware: DNSMiddleware {
 
     /// A fresh hit that needs no refresh is answered at once; everything else waits for `handle`.
     public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome {
-        if let opt = request.view.opt, request.message.dnsHasEDNSOption(Self.clientSubnetOption, opt: opt) {
-            return .wait
-        }
-        guard case .fresh(let answer, let age, refresh: false) = self.cache.lookup(CacheKey(request)) else {
-            return .wait
-        }
+        guard Self.mayShareAnswers(request),
+            case .fresh(let answer, let age, refresh: false) = self.cache.lookup(CacheKey(request))
+        else { return .wait }
+        return .answer(self.hit(answer, age: age, for: request))
+    }
+
+    /// Whether `request` may be answered from, and its answer stored in, the shared cache.
+    private static func mayShareAnswers(_ request: DNSRequest) -> Bool {
+        guard let opt = request.view.opt else { return true }
+        return !request.message.dnsHasEDNSOption(Self.clientSubnetOption, opt: opt)
+    }
+
+    private func hit(_ answer: CachedAnswer, age: UInt32, for request: DNSRequest) -> DNSResponse {
         self.cache.statistics.hits.increment()
-        return .answer(DNSResponse(message: answer.response(for: request, age: age), origin: .cache))
+        return DNSResponse(message: answer.response(for: request, age: age), origin: .cache)
     }
 
     private func fetch(_ request: DNSRequest, key: CacheKey, stale: CachedAnswer?, eventLoop: any EventLoop,

@@ -14,15 +14,21 @@ enum QueryIntake {
     /// Classifies `message`. A query whose header is readable but whose body is not gets FORMERR (RFC 1035);
     /// one with another opcode gets NOTIMP; one with an EDNS version other than 0 gets BADVERS (RFC 6891 §6.1.3).
     init(message: ByteBuffer, metadata: DNSRequestMetadata, deadline: NIODeadline) {
-        guard let header = DNSHeader(message), !header.isResponse else {
-            self = .drop
-            return
-        }
         let view: DNSMessageView
         do {
             view = try DNSMessageView(message)
         } catch {
+            // Only the header is readable, if that: a query gets FORMERR, anything else is dropped.
+            guard let header = DNSHeader(message), !header.isResponse else {
+                self = .drop
+                return
+            }
             self = DNSErrorResponse.make(.formErr, to: message, view: nil).map { .reply($0) } ?? .drop
+            return
+        }
+        let header = view.header
+        guard !header.isResponse else {
+            self = .drop
             return
         }
         let rcode: DNSRCode? =

@@ -67,11 +67,6 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         return result
     }
 
-    /// This name with ASCII letters lowered: the canonical spelling for keys.
-    public var lowercased: DNSName {
-        DNSName(validatedWire: self.wire.map(asciiLowercase))
-    }
-
     /// Presentation form with a trailing dot; bytes outside printable ASCII and special characters are escaped.
     public var description: String {
         if self.wire == [0] { return "." }
