@@ -53,9 +53,14 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(
+            name: "RedisTier",
+            dependencies: ["DNSCache", nioCore, nioPosix, logging],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache",
+                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier",
                 .product(name: "Configuration", package: "swift-configuration"),
                 nioCore,
                 logging,
@@ -65,7 +70,7 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", nioCore, nioPosix, logging,
+                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", nioCore, nioPosix, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -101,6 +106,10 @@ let package = Package(
             name: "DNSCacheTests",
             dependencies: ["DNSCache", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
                            .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "RedisTierTests",
+            dependencies: ["RedisTier", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "IntegrationTests",

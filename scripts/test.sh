@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs dnsgate's whole test suite on a fresh Debian machine: installs the real servers and clients the
-# integration tests drive (knot, dnsdist, kdig, openssl), builds, and runs every unit and integration test.
+# integration tests drive (knot, dnsdist, redis-server, kdig, dnsperf, openssl), builds, and runs every unit and integration test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,7 +9,7 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
-    knot knot-dnsutils dnsdist openssl ca-certificates iproute2 >/dev/null
+    knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 >/dev/null
 
 swift build
 swift test

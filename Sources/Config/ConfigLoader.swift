@@ -4,6 +4,7 @@ import DNSCache
 import DNSUpstream
 import Logging
 import NIOCore
+import RedisTier
 import SystemPackage
 
 /// Values given as command-line flags; they override the file and the environment.
@@ -121,7 +122,15 @@ public enum ConfigLoader {
             threads: try values.int("threads", default: 0, in: 0...1024),
             shutdownGracePeriod: try values.duration("shutdown_grace_period", default: .seconds(5)),
             logLevel: logLevel,
-            cache: try Self.cachePolicy(values)
+            cache: try Self.cachePolicy(values),
+            cacheRedis: try values.scalar("cache.redis").map { text in
+                do {
+                    return try RedisURL(text)
+                } catch {
+                    throw ConfigError(key: "cache.redis", value: text, allowed: "redis://[:password@]host[:port][/db]")
+                }
+            },
+            cacheRedisTimeout: try values.duration("cache.redis_timeout", default: .milliseconds(25))
         )
     }
 

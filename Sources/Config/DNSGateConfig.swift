@@ -2,6 +2,7 @@ public import DNSCache
 public import DNSUpstream
 public import Logging
 public import NIOCore
+public import RedisTier
 
 /// dnsgate's whole configuration, validated: every value here is usable as it is.
 public struct DNSGateConfig: Sendable {
@@ -36,4 +37,8 @@ public struct DNSGateConfig: Sendable {
     public var logLevel: Logger.Level
     /// The response cache's limits, or nil when caching is off.
     public var cache: CachePolicy?
+    /// The Redis server whose answers this instance shares with others (`cache.redis`), or nil.
+    public var cacheRedis: RedisURL?
+    /// How long a cache miss waits for Redis before it goes upstream (`cache.redis_timeout`).
+    public var cacheRedisTimeout: TimeAmount
 }

@@ -5,12 +5,14 @@ public import NIOCore
 /// The cache stage of the pipeline. A fresh hit is answered on the spot. A miss goes on down the pipeline, and
 /// identical queries that arrive meanwhile on the same event loop wait for that one answer instead of asking again.
 /// When the answer is a failure (SERVFAIL) and an expired copy is still within the stale limit, the stale copy is
-/// served instead (RFC 8767). A popular entry about to expire is refreshed in the background (prefetch).
+/// served instead (RFC 8767). A popular entry about to expire is refreshed in the background (prefetch). With a
+/// shared tier, a miss reads it (within its budget) before going upstream, and upstream answers are published to it.
 public final class CacheMiddleware: DNSMiddleware {
     /// EDNS Client Subnet (RFC 7871): answers depend on the client's network, so they are never shared.
     static let clientSubnetOption: UInt16 = 8
 
     public let cache: DNSResponseCache
+    private let shared: SharedAnswers?
     private let refreshTimeout: TimeAmount
     private let waiting: [ObjectIdentifier: NIOLoopBoundBox<WaitingQueries>]
 
@@ -21,9 +23,12 @@ public final class CacheMiddleware: DNSMiddleware {
 
     /// - Parameters:
     ///   - group: the event loops queries arrive on; coalescing happens per loop, without locks.
+    ///   - shared: the tier shared with other instances, if any.
     ///   - refreshTimeout: how long a prefetch may take.
-    public init(cache: DNSResponseCache, group: any EventLoopGroup, refreshTimeout: TimeAmount = .seconds(5)) {
+    public init(cache: DNSResponseCache, group: any EventLoopGroup, shared: SharedAnswers? = nil,
+                refreshTimeout: TimeAmount = .seconds(5)) {
         self.cache = cache
+        self.shared = shared
         self.refreshTimeout = refreshTimeout
         var waiting: [ObjectIdentifier: NIOLoopBoundBox<WaitingQueries>] = [:]
         for loop in group.makeIterator() {
@@ -72,8 +77,8 @@ public final class CacheMiddleware: DNSMiddleware {
                        next: any DNSHandler) -> EventLoopFuture<DNSResponse> {
         self.cache.statistics.misses.increment()
         guard let box = self.waiting[ObjectIdentifier(eventLoop)] else {
-            return next.handle(request, eventLoop: eventLoop).map { response in
-                self.settle(response, for: request, key: key, stale: stale).leader
+            return self.resolve(request, key: key, eventLoop: eventLoop, next: next).map { fetched in
+                self.settle(fetched, for: request, key: key, stale: stale, eventLoop: eventLoop).leader
             }
         }
         let table = box.value
@@ -84,8 +89,8 @@ public final class CacheMiddleware: DNSMiddleware {
             return promise.futureResult
         }
         table.byKey[key] = []
-        let answered = next.handle(request, eventLoop: eventLoop).map { response in
-            let settled = self.settle(response, for: request, key: key, stale: stale)
+        let answered = self.resolve(request, key: key, eventLoop: eventLoop, next: next).map { fetched in
+            let settled = self.settle(fetched, for: request, key: key, stale: stale, eventLoop: eventLoop)
             for waiter in box.value.byKey.removeValue(forKey: key) ?? [] {
                 waiter.promise.succeed(settled.forOthers(waiter.request))
             }
@@ -98,17 +103,45 @@ public final class CacheMiddleware: DNSMiddleware {
         return answered
     }
 
+    /// Where a missed answer came from.
+    private enum Fetched {
+        /// The shared tier, already stored locally.
+        case shared(CachedAnswer)
+        /// The rest of the pipeline.
+        case answered(DNSResponse)
+    }
+
+    /// The shared tier's answer if it has one in time, else the rest of the pipeline's.
+    private func resolve(_ request: DNSRequest, key: CacheKey, eventLoop: any EventLoop, next: any DNSHandler)
+        -> EventLoopFuture<Fetched>
+    {
+        guard let shared = self.shared else { return next.handle(request, eventLoop: eventLoop).map { .answered($0) } }
+        return shared.lookup(key, in: self.cache, eventLoop: eventLoop).flatMap { found in
+            if let found { return eventLoop.makeSucceededFuture(.shared(found)) }
+            return next.handle(request, eventLoop: eventLoop).map { .answered($0) }
+        }
+    }
+
     /// What a fetched answer means for the query that fetched it and for those that waited on it.
     private struct Settled {
         var leader: DNSResponse
         var forOthers: (DNSRequest) -> DNSResponse
     }
 
-    private func settle(_ response: DNSResponse, for request: DNSRequest, key: CacheKey, stale: CachedAnswer?)
-        -> Settled
+    private func settle(_ fetched: Fetched, for request: DNSRequest, key: CacheKey, stale: CachedAnswer?,
+                        eventLoop: any EventLoop) -> Settled
     {
+        let response: DNSResponse
+        switch fetched {
+        case .shared(let answer):
+            let serve = { (client: DNSRequest) in DNSResponse(message: answer.response(for: client, age: 0), origin: .cache) }
+            return Settled(leader: serve(request), forOthers: serve)
+        case .answered(let answered):
+            response = answered
+        }
         let view = response.view ?? (try? DNSMessageView(response.message))
         if response.origin == .upstream, let view, let stored = self.cache.store(response.message, view: view, for: key) {
+            self.shared?.publish(stored, for: key, eventLoop: eventLoop)
             return Settled(leader: response) { DNSResponse(message: stored.response(for: $0, age: 0), origin: .cache) }
         }
         if let stale, view?.rcode == .servFail {
@@ -134,8 +167,10 @@ public final class CacheMiddleware: DNSMiddleware {
         else { return }
         self.cache.statistics.prefetches.increment()
         next.handle(refresh, eventLoop: eventLoop).whenSuccess { response in
-            guard response.origin == .upstream, let view = try? DNSMessageView(response.message) else { return }
-            self.cache.store(response.message, view: view, for: key)
+            guard response.origin == .upstream, let view = try? DNSMessageView(response.message),
+                let stored = self.cache.store(response.message, view: view, for: key)
+            else { return }
+            self.shared?.publish(stored, for: key, eventLoop: eventLoop)
         }
     }
 }

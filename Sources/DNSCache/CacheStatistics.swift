@@ -8,6 +8,10 @@ public final class CacheStatistics: Sendable {
     let staleServed = ManagedAtomic<Int>(0)
     let prefetches = ManagedAtomic<Int>(0)
     let coalesced = ManagedAtomic<Int>(0)
+    let sharedHits = ManagedAtomic<Int>(0)
+    let sharedMisses = ManagedAtomic<Int>(0)
+    /// Shared-tier reads that failed, timed out or returned something unusable.
+    let sharedFailures = ManagedAtomic<Int>(0)
 
     init() {}
 
@@ -21,6 +25,9 @@ public final class CacheStatistics: Sendable {
         public var staleServed: Int
         public var prefetches: Int
         public var coalesced: Int
+        public var sharedHits: Int
+        public var sharedMisses: Int
+        public var sharedFailures: Int
     }
 }
 

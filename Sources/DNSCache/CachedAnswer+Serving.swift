@@ -4,15 +4,15 @@ public import NIOCore
 
 extension CachedAnswer {
     /// The answer for `request`, `age` seconds after it was stored: the client's ID, RD bit and question spelling,
-    /// every TTL lowered by `age` (or set to `staleTTL` for a stale answer), and an OPT record exactly when the
-    /// client sent one (RFC 6891 §7).
+    /// every TTL lowered by `age` (or set to `staleTTL` for a stale answer, which also carries Extended DNS Error 3,
+    /// Stale Answer, RFC 8914), and an OPT record exactly when the client sent one (RFC 6891 §7).
     public func response(for request: DNSRequest, age: UInt32, staleTTL: UInt32? = nil,
                          allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         let clientHasOPT = request.view.opt != nil
         let keepsOPT = self.optOffset != nil && clientHasOPT
         let message = self.message
         let length = (self.optOffset != nil && !clientHasOPT) ? (self.optOffset ?? 0) : message.readableBytes
-        var out = allocator.buffer(capacity: length + 11)
+        var out = allocator.buffer(capacity: length + 17)
         if let body = message.getSlice(at: message.readerIndex, length: length) {
             out.writeImmutableBuffer(body)
         }
@@ -29,13 +29,19 @@ extension CachedAnswer {
             out.setInteger(staleTTL ?? (ttl > age ? ttl - age : 0), at: index)
         }
         var additional = out.getInteger(at: out.readerIndex + 10, as: UInt16.self) ?? 0
-        if self.optOffset != nil, !keepsOPT {
+        let options = staleTTL == nil ? [] : DNSExtendedErrorCode.staleAnswer.option
+        if let optOffset = self.optOffset, keepsOPT {
+            // The stored OPT record is last and has no options: its RDLENGTH is its last two bytes.
+            out.setInteger(UInt16(options.count), at: out.readerIndex + optOffset + 9)
+            out.writeBytes(options)
+        } else if self.optOffset != nil {
             additional -= 1
-        } else if self.optOffset == nil, clientHasOPT {
+        } else if clientHasOPT {
             let dnssecOK: UInt32 = (request.view.opt?.dnssecOK ?? false) ? 0x8000 : 0
             out.writeInteger(UInt8(0))
             out.writeMultipleIntegers(DNSType.opt.rawValue, DNSErrorResponse.advertisedUDPPayloadSize, dnssecOK,
-                                      UInt16(0))
+                                      UInt16(options.count))
+            out.writeBytes(options)
             additional += 1
         }
         out.setInteger(additional, at: out.readerIndex + 10)

@@ -18,6 +18,11 @@ public struct CachedAnswer: Sendable {
         self.storage.getSlice(at: self.storage.readerIndex, length: self.messageLength) ?? ByteBuffer()
     }
 
+    /// The answer's RCODE: its header's four bits (extended RCODEs are not cached).
+    public var rcode: DNSRCode {
+        DNSRCode(UInt16((self.storage.getInteger(at: self.storage.readerIndex + 3, as: UInt8.self) ?? 0) & 0x0F))
+    }
+
     /// Offsets of the TTL fields of every record but OPT.
     var ttlOffsets: some Sequence<Int> {
         stride(from: self.messageLength, to: self.storage.readableBytes, by: 2).lazy.map {

@@ -74,6 +74,7 @@ public final class DNSResponseCache: Sendable {
         return .init(entries: usage.entries, bytes: usage.bytes, hits: stats.hits.current,
                      misses: stats.misses.current, evictions: stats.evictions.current,
                      staleServed: stats.staleServed.current, prefetches: stats.prefetches.current,
-                     coalesced: stats.coalesced.current)
+                     coalesced: stats.coalesced.current, sharedHits: stats.sharedHits.current,
+                     sharedMisses: stats.sharedMisses.current, sharedFailures: stats.sharedFailures.current)
     }
 }

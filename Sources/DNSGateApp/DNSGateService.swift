@@ -7,6 +7,7 @@ public import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import RedisTier
 public import ServiceLifecycle
 import UnixSignals
 
@@ -41,9 +42,13 @@ public struct DNSGateService: Service {
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
         let upstream = try Self.makeUpstream(self.config, group: group, logger: self.logger)
+        let redis = self.config.cache == nil ? nil : self.config.cacheRedis.map {
+            RedisClient(url: $0, group: group, connectTimeout: self.config.upstreamConnectTimeout, logger: self.logger)
+        }
         var middlewares: [any DNSMiddleware] = []
         if let policy = self.config.cache {
-            middlewares.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group,
+            let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: self.config.cacheRedisTimeout) }
+            middlewares.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group, shared: shared,
                                                refreshTimeout: self.config.queryTimeout))
         }
         let pipeline = DNSPipeline(middlewares: middlewares,
@@ -61,16 +66,19 @@ public struct DNSGateService: Service {
         } catch {
             await frontend.shutdown(gracePeriod: .zero)
             await upstream.shutdown()
+            await redis?.shutdown()
             throw error
         }
         self.logger.notice("dnsgate started", metadata: [
             "threads": "\(group.makeIterator().map { _ in 1 }.count)",
             "upstreams": "\(upstream.description)",
+            "sharedCache": "\(redis.map { "\($0.url)" } ?? "none")",
         ])
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
         await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
         await upstream.shutdown()
+        await redis?.shutdown()
         self.logger.notice("dnsgate stopped")
     }
 

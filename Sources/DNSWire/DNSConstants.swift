@@ -84,8 +84,14 @@ public struct DNSExtendedErrorCode: RawRepresentable, Hashable, Sendable {
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     public static let other = DNSExtendedErrorCode(rawValue: 0)
+    public static let staleAnswer = DNSExtendedErrorCode(rawValue: 3)
     public static let prohibited = DNSExtendedErrorCode(rawValue: 18)
     public static let notReady = DNSExtendedErrorCode(rawValue: 14)
     public static let noReachableAuthority = DNSExtendedErrorCode(rawValue: 22)
     public static let networkError = DNSExtendedErrorCode(rawValue: 23)
+
+    /// The EDNS option carrying this code (option 15, INFO-CODE only, no EXTRA-TEXT).
+    public var option: [UInt8] {
+        [0, 15, 0, 2, UInt8(self.rawValue >> 8), UInt8(self.rawValue & 0xFF)]
+    }
 }

@@ -34,11 +34,7 @@ public enum DNSErrorResponse {
             out.writeImmutableBuffer(question)
         }
         if wantsOPT {
-            var options: [UInt8] = []
-            if let extendedError {
-                // Option 15, INFO-CODE only, no EXTRA-TEXT.
-                options = [0, 15, 0, 2, UInt8(extendedError.rawValue >> 8), UInt8(extendedError.rawValue & 0xFF)]
-            }
+            let options = extendedError?.option ?? []
             let flags: UInt32 = (view?.opt?.dnssecOK ?? false) ? 0x8000 : 0
             let ttl = UInt32(rcode.rawValue >> 4) << 24 | flags
             out.writeInteger(UInt8(0))

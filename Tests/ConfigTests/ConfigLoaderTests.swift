@@ -97,6 +97,21 @@ import Testing
         }
     }
 
+    @Test func sharedRedisTier() async throws {
+        #expect(try await ConfigLoader.load(overrides: ConfigOverrides(), environment: [:]).cacheRedis == nil)
+        let path = try self.writeFile("cache:\n  redis: redis://:pw@127.0.0.1:6380/2\n  redis_timeout: 10ms\n")
+        let config = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])
+        #expect(config.cacheRedis?.port == 6380)
+        #expect(config.cacheRedis?.database == 2)
+        #expect(config.cacheRedisTimeout == .milliseconds(10))
+        await #expect {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(),
+                                            environment: ["DNSGATE_CACHE_REDIS": "rediss://secure:6379"])
+        } throws: { error in
+            (error as? ConfigError)?.key == "cache.redis"
+        }
+    }
+
     @Test func missingFileIsAnError() async {
         await #expect(throws: ConfigError.self) {
             _ = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: "/nonexistent/dnsgate.yaml"),

@@ -138,6 +138,30 @@ import Testing
         #expect(added.additionals.map(\.type) == [.opt])
     }
 
+    /// RFC 8914 code 3 tells EDNS clients that an answer is stale; clients without EDNS get the plain answer.
+    @Test func staleAnswersCarryExtendedErrorThreeForEDNSClients() throws {
+        let staleOption: [UInt8] = [0, 15, 0, 2, 0, 3]
+        for storedWithOPT in [true, false] {
+            let cache = self.cache(CachePolicy(maxStale: 60))
+            let request = CacheFixtures.request("st.example", udpPayloadSize: storedWithOPT ? 1232 : nil)
+            let (message, view) = CacheFixtures.answer(to: request, answers: [CacheFixtures.a("st.example", ttl: 10)],
+                                                       optOptions: storedWithOPT ? [] : nil)
+            cache.store(message, view: view, for: CacheKey(request))
+            self.clock.advance(seconds: 20)
+            guard case .stale(let answer) = cache.lookup(CacheKey(request)) else {
+                Issue.record("expected a stale entry")
+                return
+            }
+            let edns = try DNSMessage(answer.response(for: CacheFixtures.request("st.example", udpPayloadSize: 4096),
+                                                      age: 0, staleTTL: 30))
+            #expect(edns.additionals.map(\.rdata) == [staleOption], "stored with OPT: \(storedWithOPT)")
+            #expect(edns.answers.first?.ttl == 30)
+            let plain = try DNSMessage(answer.response(for: CacheFixtures.request("st.example"), age: 0, staleTTL: 30))
+            #expect(plain.additionals.isEmpty)
+            #expect(plain.answers.first?.ttl == 30)
+        }
+    }
+
     @Test func staleEntriesLastOnlyUntilTheStaleLimit() {
         let cache = self.cache(CachePolicy(maxStale: 30))
         let request = CacheFixtures.request("s.example")
