@@ -57,10 +57,16 @@ let package = Package(
             dependencies: ["DNSCache", nioCore, nioPosix, logging],
             swiftSettings: upcomingFeatures
         ),
+        .target(name: "CLinuxNet"),
+        .target(
+            name: "TUNResponder",
+            dependencies: ["DNSCore", "DNSWire", "CLinuxNet", nioCore, .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: upcomingFeatures
+        ),
         .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier",
+                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "TUNResponder",
                 .product(name: "Configuration", package: "swift-configuration"),
                 nioCore,
                 logging,
@@ -70,7 +76,8 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", nioCore, nioPosix, logging,
+                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder", nioCore, nioPosix,
+                logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -105,6 +112,11 @@ let package = Package(
         .testTarget(
             name: "DNSCacheTests",
             dependencies: ["DNSCache", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "TUNResponderTests",
+            dependencies: ["TUNResponder", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(

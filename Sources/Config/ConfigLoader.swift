@@ -5,6 +5,7 @@ import DNSUpstream
 import Logging
 import NIOCore
 import RedisTier
+import TUNResponder
 import SystemPackage
 
 /// Values given as command-line flags; they override the file and the environment.
@@ -130,8 +131,39 @@ public enum ConfigLoader {
                     throw ConfigError(key: "cache.redis", value: text, allowed: "redis://[:password@]host[:port][/db]")
                 }
             },
-            cacheRedisTimeout: try values.duration("cache.redis_timeout", default: .milliseconds(25))
+            cacheRedisTimeout: try values.duration("cache.redis_timeout", default: .milliseconds(25)),
+            tun: try Self.tunSettings(values)
         )
+    }
+
+    private static func tunSettings(_ values: ConfigValues) throws -> TUNSettings? {
+        guard try values.bool("tun.enabled", default: false) else { return nil }
+        func addresses(_ key: String, _ defaults: [String]) throws -> [IPAddress] {
+            try values.list(key, default: defaults).map { text in
+                guard let address = IPAddress(text) else {
+                    throw ConfigError(key: key, value: text, allowed: "IPv4 or IPv6 addresses")
+                }
+                return address
+            }
+        }
+        let name = try values.scalar("tun.name") ?? "dnsgate0"
+        guard !name.isEmpty, name.utf8.count < 16, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+        else {
+            throw ConfigError(key: "tun.name", value: name, allowed: "1 to 15 letters, digits, '-', '_' or '.'")
+        }
+        let virtual = try addresses("tun.addresses", TUNSettings.defaultAddresses)
+        let device = try addresses("tun.device_addresses", TUNSettings.defaultDeviceAddresses)
+        for family in [true, false] where virtual.contains(where: { $0.isIPv4 == family })
+            && !device.contains(where: { $0.isIPv4 == family }) {
+            throw ConfigError(key: "tun.device_addresses", value: device.map(\.description).joined(separator: ","),
+                              allowed: "an \(family ? "IPv4" : "IPv6") address too, to answer from")
+        }
+        return TUNSettings(
+            name: name,
+            mtu: try values.int("tun.mtu", default: 1500, in: 1280...65_535),
+            addresses: virtual,
+            deviceAddresses: device,
+            maxTCPConnections: try values.int("tun.max_tcp_connections", default: 256, in: 1...65_535))
     }
 
     private static func cachePolicy(_ values: ConfigValues) throws -> CachePolicy? {

@@ -3,6 +3,7 @@ public import DNSUpstream
 public import Logging
 public import NIOCore
 public import RedisTier
+public import TUNResponder
 
 /// dnsgate's whole configuration, validated: every value here is usable as it is.
 public struct DNSGateConfig: Sendable {
@@ -41,4 +42,21 @@ public struct DNSGateConfig: Sendable {
     public var cacheRedis: RedisURL?
     /// How long a cache miss waits for Redis before it goes upstream (`cache.redis_timeout`).
     public var cacheRedisTimeout: TimeAmount
+    /// The virtual DNS addresses on a TUN device (`tun.*`), or nil when off.
+    public var tun: TUNSettings?
+}
+
+/// The TUN device that carries the virtual resolver addresses.
+public struct TUNSettings: Sendable, Hashable {
+    public static let defaultAddresses = ["169.254.53.53", "fd53:7a9c:1e42::53"]
+    public static let defaultDeviceAddresses = ["169.254.53.1", "fd53:7a9c:1e42::1"]
+
+    /// The device's name (`tun.name`).
+    public var name: String
+    public var mtu: Int
+    /// The virtual resolver addresses answered on the device (`tun.addresses`).
+    public var addresses: [IPAddress]
+    /// The device's own addresses, which replies come from the other way (`tun.device_addresses`).
+    public var deviceAddresses: [IPAddress]
+    public var maxTCPConnections: Int
 }

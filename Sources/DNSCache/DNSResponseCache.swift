@@ -1,4 +1,4 @@
-public import DNSCore
+import DNSCore
 public import DNSWire
 public import NIOCore
 

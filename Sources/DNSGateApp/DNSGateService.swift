@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import RedisTier
+import TUNResponder
 public import ServiceLifecycle
 import UnixSignals
 
@@ -61,8 +62,10 @@ public struct DNSGateService: Service {
                 maxTCPConnections: self.config.tcpMaxConnections,
                 maxTCPQueriesPerConnection: self.config.tcpMaxQueriesPerConnection),
             pipeline: pipeline, group: group, logger: self.logger)
+        var device: TUNDevice?
         do {
             try await frontend.start()
+            device = try self.config.tun.map { try self.startTUN($0, pipeline: pipeline, group: group) }
         } catch {
             await frontend.shutdown(gracePeriod: .zero)
             await upstream.shutdown()
@@ -76,10 +79,32 @@ public struct DNSGateService: Service {
         ])
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
+        device?.close()
         await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
         await upstream.shutdown()
         await redis?.shutdown()
         self.logger.notice("dnsgate stopped")
+    }
+
+    /// Opens the TUN device and answers the virtual addresses on it through `pipeline`; everything else that
+    /// arrives on the device is counted and dropped.
+    private func startTUN(_ settings: TUNSettings, pipeline: any DNSHandler, group: any EventLoopGroup) throws
+        -> TUNDevice
+    {
+        let device = try TUNDevice(name: settings.name, mtu: settings.mtu,
+                                   addresses: settings.deviceAddresses.map(IPPrefix.host),
+                                   routes: settings.addresses.map(IPPrefix.host))
+        let responder = DNSPacketResponder(pipeline: pipeline, eventLoop: group.next(), mtu: settings.mtu,
+                                           output: device, queryTimeout: self.config.queryTimeout,
+                                           maxTCPConnections: settings.maxTCPConnections)
+        let filter = PacketFilter(passThrough: DiscardSink())
+        for address in settings.addresses { filter.add(.host(address), sink: responder) }
+        device.startReading(into: filter)
+        self.logger.notice("virtual DNS on TUN device", metadata: [
+            "device": "\(device.name)", "mtu": "\(settings.mtu)",
+            "addresses": "\(settings.addresses.map(\.description).joined(separator: ", "))",
+        ])
+        return device
     }
 
     /// The configured upstreams behind ordered failover (or the single upstream alone).

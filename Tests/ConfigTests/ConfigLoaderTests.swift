@@ -143,5 +143,25 @@ import Testing
         #expect(example.tcpMaxConnections == defaults.tcpMaxConnections)
         #expect(example.shutdownGracePeriod == defaults.shutdownGracePeriod)
         #expect(example.listen.count == 2)
+        #expect(example.tun == nil && defaults.tun == nil)
+        let tun = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: root.appendingPathComponent(
+            "dnsgate.example.yaml").path), environment: ["DNSGATE_TUN_ENABLED": "true"]).tun
+        #expect(tun?.addresses.map(\.description) == ["169.254.53.53", "fd53:7a9c:1e42::53"])
+        #expect(tun?.mtu == 1500 && tun?.name == "dnsgate0")
+    }
+
+    @Test(arguments: [
+        (["DNSGATE_TUN_NAME": "a name with spaces"], "tun.name"),
+        (["DNSGATE_TUN_MTU": "576"], "tun.mtu"),
+        (["DNSGATE_TUN_ADDRESSES": "1.2.3.4,bogus"], "tun.addresses"),
+        (["DNSGATE_TUN_DEVICE_ADDRESSES": "169.254.53.1"], "tun.device_addresses"),
+    ])
+    func badTUNSettingsNameTheKey(environment: [String: String], key: String) async {
+        await #expect {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(),
+                                            environment: environment.merging(["DNSGATE_TUN_ENABLED": "true"]) { $1 })
+        } throws: { error in
+            (error as? ConfigError)?.key == key
+        }
     }
 }

@@ -3,21 +3,6 @@ import DNSTestSupport
 import DNSWire
 import NIOCore
 
-/// Answers every query with the query itself turned into a response, plus `answerCount` TXT records of 200 bytes.
-struct EchoHandler: DNSHandler {
-    var answerCount = 0
-
-    func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
-        var message = DNSMessage(id: request.id, flags: request.view.header.flags | DNSHeader.Flag.qr,
-                                 questions: [request.question])
-        message.answers = (0..<self.answerCount).map { _ in
-            .txt(request.question.name, [String(repeating: "t", count: 200)], ttl: 60)
-        }
-        if let opt = request.view.opt { message.additionals = [.opt(udpPayloadSize: opt.udpPayloadSize)] }
-        return eventLoop.makeSucceededFuture(DNSResponse(message: message.encoded()))
-    }
-}
-
 extension HeldHandler {
     /// Answers the held query with client ID `id` by echoing it back as a response.
     func answer(id: UInt16) {

@@ -11,12 +11,15 @@ enum DNSGateBinary {
     }
 
     /// Starts `dnsgate serve` with `arguments` and waits until it reports that its listeners are open.
-    static func start(port: Int, arguments: [String], name: String = "dnsgate") throws -> Daemon {
+    static func start(port: Int, arguments: [String], name: String = "dnsgate", namespace: String? = nil) throws
+        -> Daemon
+    {
         guard FileManager.default.isExecutableFile(atPath: self.path) else {
             throw SetupError("no dnsgate binary at \(self.path): run `swift build` first")
         }
         let log = NSTemporaryDirectory() + "\(name)-\(getpid())-\(port).log"
-        let daemon = try Daemon(name: name, executable: self.path, arguments: ["serve"] + arguments, logPath: log)
+        let daemon = try Daemon(name: name, executable: self.path, arguments: ["serve"] + arguments, logPath: log,
+                                namespace: namespace)
         let ready = waitUntil(timeout: 20) { !daemon.isRunning || daemon.log.contains("dnsgate started") }
         guard ready, daemon.isRunning else {
             daemon.stop()

@@ -15,9 +15,9 @@ enum Kdig {
     /// Queries `server`:`port` for `name` `type`; `options` are extra kdig options such as `+tcp`.
     /// Returns nil when no reply arrived.
     static func query(_ name: String, _ type: String = "A", server: String = "127.0.0.1", port: Int,
-                      options: [String] = [], timeout: Int = 3) throws -> Reply? {
+                      options: [String] = [], timeout: Int = 3, namespace: String? = nil) throws -> Reply? {
         let result = try runCommand("/usr/bin/kdig", ["@\(server)", "-p", "\(port)", "+timeout=\(timeout)", "+retry=0",
-                                                      "+nocrypto"] + options + [name, type])
+                                                      "+nocrypto"] + options + [name, type], namespace: namespace)
         return Self.parse(result.output)
     }
 

@@ -19,14 +19,17 @@ final class Daemon: @unchecked Sendable {
     let logPath: String
     private let process = Process()
 
-    init(name: String, executable: String, arguments: [String], logPath: String) throws {
+    /// Starts `executable`, inside the network namespace `namespace` when one is given (`ip netns exec` execs the
+    /// program itself, so the PID is the daemon's).
+    init(name: String, executable: String, arguments: [String], logPath: String, namespace: String? = nil) throws {
         _ = registerExitHook
         self.name = name
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        self.process.executableURL = URL(fileURLWithPath: executable)
-        self.process.arguments = arguments
+        let (command, fullArguments) = inNamespace(namespace, executable, arguments)
+        self.process.executableURL = URL(fileURLWithPath: command)
+        self.process.arguments = fullArguments
         self.process.standardOutput = log
         self.process.standardError = log
         self.process.standardInput = FileHandle.nullDevice
@@ -70,11 +73,18 @@ struct CommandResult {
     var error: String
 }
 
-/// Runs a command to completion and captures its output.
-func runCommand(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+/// `executable` and `arguments`, prefixed with `ip netns exec NAMESPACE` when a namespace is given.
+func inNamespace(_ namespace: String?, _ executable: String, _ arguments: [String]) -> (String, [String]) {
+    guard let namespace else { return (executable, arguments) }
+    return ("/usr/sbin/ip", ["netns", "exec", namespace, executable] + arguments)
+}
+
+/// Runs a command to completion (inside `namespace`, if given) and captures its output.
+func runCommand(_ executable: String, _ arguments: [String], namespace: String? = nil) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
+    let (command, fullArguments) = inNamespace(namespace, executable, arguments)
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = fullArguments
     let output = Pipe()
     let error = Pipe()
     process.standardOutput = output

@@ -9,27 +9,39 @@ final class TestUpstream: @unchecked Sendable {
     static let zone = "test.example."
 
     let directory: String
+    /// The network namespace the servers run in, or nil for the test's own.
+    let namespace: String?
     private var knot: Daemon?
     private(set) var terminator: Daemon?
 
     /// One upstream shared by the whole test run (started on first use, killed at exit).
-    static let shared: Result<TestUpstream, any Error> = Result { try TestUpstream() }
+    static let shared: Result<TestUpstream, any Error> = Result { try TestUpstream(namespace: nil) }
 
     var caPath: String { self.directory + "/ca.pem" }
     var dotURL: String { "tls://127.0.0.1:\(Self.tlsPort)#\(Self.tlsName)" }
 
-    private init() throws {
-        self.directory = NSTemporaryDirectory() + "dnsgate-it-\(getpid())"
+    /// Starts knot and the terminator, inside `namespace` when one is given (its loopback must be up).
+    init(namespace: String? = nil) throws {
+        self.namespace = namespace
+        self.directory = NSTemporaryDirectory() + "dnsgate-it-\(getpid())" + (namespace.map { "-" + $0 } ?? "")
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         try self.makeCertificates()
         try self.writeZone()
         try self.writeConfigs()
         self.knot = try Daemon(name: "knotd", executable: "/usr/sbin/knotd",
-                               arguments: ["-c", self.directory + "/knot.conf"], logPath: self.directory + "/knot.log")
+                               arguments: ["-c", self.directory + "/knot.conf"], logPath: self.directory + "/knot.log",
+                               namespace: namespace)
         guard try waitUntil(timeout: 30, {
-            try Kdig.query("h000001." + Self.zone, port: Self.knotPort, timeout: 1)?.status == "NOERROR"
+            try Kdig.query("h000001." + Self.zone, port: Self.knotPort, timeout: 1, namespace: namespace)?.status
+                == "NOERROR"
         }) else { throw SetupError("knotd did not answer: \(self.knot?.log ?? "")") }
         try self.startTerminator()
+    }
+
+    /// Stops both servers (for an upstream that is not the shared one).
+    func stop() {
+        self.terminator?.stop()
+        self.knot?.stop()
     }
 
     /// Starts (or restarts) the DoT terminator and waits until it answers over TLS.
@@ -37,11 +49,11 @@ final class TestUpstream: @unchecked Sendable {
         self.terminator = try Daemon(
             name: "dnsdist", executable: "/usr/bin/dnsdist",
             arguments: ["--supervised", "--disable-syslog", "-C", self.directory + "/dnsdist.conf"],
-            logPath: self.directory + "/dnsdist.log")
+            logPath: self.directory + "/dnsdist.log", namespace: self.namespace)
         guard try waitUntil(timeout: 30, {
             try Kdig.query("h000001." + Self.zone, port: Self.tlsPort,
                            options: ["+tls-ca=\(self.caPath)", "+tls-hostname=\(Self.tlsName)"],
-                           timeout: 1)?.status == "NOERROR"
+                           timeout: 1, namespace: self.namespace)?.status == "NOERROR"
         }) else { throw SetupError("dnsdist did not answer over TLS: \(self.terminator?.log ?? "")") }
     }
 

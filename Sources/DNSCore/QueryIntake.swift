@@ -1,9 +1,8 @@
-import DNSCore
 import DNSWire
-import NIOCore
+public import NIOCore
 
 /// What a frontend does with an incoming message, decided the same way for every transport.
-enum QueryIntake {
+public enum QueryIntake {
     /// A well-formed query for the pipeline.
     case request(DNSRequest)
     /// An error answer to send without asking the pipeline (FORMERR, NOTIMP, BADVERS).
@@ -13,7 +12,7 @@ enum QueryIntake {
 
     /// Classifies `message`. A query whose header is readable but whose body is not gets FORMERR (RFC 1035);
     /// one with another opcode gets NOTIMP; one with an EDNS version other than 0 gets BADVERS (RFC 6891 §6.1.3).
-    init(message: ByteBuffer, metadata: DNSRequestMetadata, deadline: NIODeadline) {
+    public init(message: ByteBuffer, metadata: DNSRequestMetadata, deadline: NIODeadline) {
         let view: DNSMessageView
         do {
             view = try DNSMessageView(message)

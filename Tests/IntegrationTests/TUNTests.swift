@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+extension IntegrationSuite {
+    /// dnsgate's virtual resolver on its own TUN device, inside a network namespace the test creates: knot and the
+    /// DoT terminator run in the same namespace, so every packet stays in it.
+    @Suite(.enabled(if: NetworkNamespace.unavailableReason == nil,
+                    "needs network namespaces and /dev/net/tun; the reason is printed on stderr"))
+    struct TUNTests {
+        static let virtual4 = "169.254.53.53"
+        static let virtual6 = "fd53:7a9c:1e42::53"
+
+        @Test func virtualAddressesAnswerOverUDPAndTCPAndSurviveAFloodOfGarbage() throws {
+            let namespace = try NetworkNamespace("tun")
+            defer { namespace.delete() }
+            let upstream = try TestUpstream(namespace: namespace.name)
+            defer { upstream.stop() }
+            let config = NSTemporaryDirectory() + "dnsgate-tun-\(getpid()).yaml"
+            try "tun:\n  enabled: true\n  name: dgtun0\n  mtu: 1280\n".write(toFile: config, atomically: true,
+                                                                            encoding: .utf8)
+            let dnsgate = try DNSGateBinary.start(port: 15390, arguments: [
+                "--listen", "127.0.0.1:15390", "--upstream", upstream.dotURL, "--ca-file", upstream.caPath,
+                "--config", config,
+            ], name: "dnsgate-tun", namespace: namespace.name)
+            defer { dnsgate.stop() }
+            #expect(dnsgate.log.contains("virtual DNS on TUN device"))
+
+            func ask(_ name: String, _ type: String = "A", server: String, _ options: [String] = []) throws
+                -> Kdig.Reply?
+            {
+                try Kdig.query(name, type, server: server, port: 53, options: options, timeout: 3,
+                               namespace: namespace.name)
+            }
+            let big = "big." + TestUpstream.zone
+            for server in [Self.virtual4, Self.virtual6] {
+                for options in [[], ["+tcp"]] {
+                    let reply = try ask("h000042." + TestUpstream.zone, server: server, options)
+                    #expect(reply?.answers == ["h000042.\(TestUpstream.zone) 3600 IN A 198.18.0.42"],
+                            "\(server) \(options): \(reply?.raw ?? "no reply")")
+                }
+                // 3 KB of TXT: fragmented to the 1280-byte MTU over UDP, whole over TCP.
+                for options in [["+bufsize=4096"], ["+tcp"]] {
+                    let reply = try ask(big, "TXT", server: server, options)
+                    #expect(reply?.flags.contains("tc") == false)
+                    #expect(reply?.answers.first?.contains(String(repeating: "l", count: 250)) == true,
+                            "\(server) \(options): \(reply?.raw.prefix(400) ?? "no reply")")
+                }
+                // Without EDNS the answer is cut to 512 bytes with TC set; kdig then retries over TCP by itself.
+                let truncated = try ask(big, "TXT", server: server, ["+notcp", "+ignore"])
+                #expect(truncated?.flags.contains("tc") == true)
+                let ping = try runCommand("/usr/bin/ping", ["-c", "1", "-W", "3", server], namespace: namespace.name)
+                #expect(ping.status == 0, "ping \(server): \(ping.output) \(ping.error)")
+            }
+
+            // Garbage: random payloads under IPv4 headers the kernel completes, for four protocols, and random bytes
+            // to port 53 and to other ports; 6000 packets in all.
+            let flood = """
+                import os, random, socket
+                random.seed(7)
+                raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+                src, dst = socket.inet_aton("169.254.53.1"), socket.inet_aton("\(Self.virtual4)")
+                for i in range(3000):
+                    header = bytes([0x45, 0, 0, 0, 0, 0, 0, 0, 64, random.choice([1, 6, 17, 99]), 0, 0]) + src + dst
+                    raw.sendto(header + os.urandom(random.randint(0, 300)), ("\(Self.virtual4)", 0))
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                for i in range(3000):
+                    udp.sendto(os.urandom(random.randint(0, 600)), ("\(Self.virtual4)", random.choice([53, 54, 9])))
+                """
+            let flooded = try runCommand("/usr/bin/python3", ["-c", flood], namespace: namespace.name)
+            #expect(flooded.status == 0, "\(flooded.error)")
+            #expect(dnsgate.isRunning)
+            for server in [Self.virtual4, Self.virtual6] {
+                let reply = try ask("h000043." + TestUpstream.zone, server: server)
+                #expect(reply?.answers == ["h000043.\(TestUpstream.zone) 3600 IN A 198.18.0.43"])
+            }
+        }
+    }
+}
