@@ -19,7 +19,9 @@ let package = Package(
     name: "dnsgate",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "dnsgate", targets: ["dnsgate"])
+        .executable(name: "dnsgate", targets: ["dnsgate"]),
+        // For Benchmarks/ (a package of its own, so that the benchmark tooling stays out of the build and CI).
+        .library(name: "TUNResponder", targets: ["TUNResponder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "TUNResponder",
+                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier",
                 .product(name: "Configuration", package: "swift-configuration"),
                 nioCore,
                 logging,

@@ -1,11 +1,11 @@
 import Configuration
 import Foundation
 import DNSCache
+import DNSCore
 import DNSUpstream
 import Logging
 import NIOCore
 import RedisTier
-import TUNResponder
 import SystemPackage
 
 /// Values given as command-line flags; they override the file and the environment.

@@ -1,9 +1,9 @@
 public import DNSCache
+public import DNSCore
 public import DNSUpstream
 public import Logging
 public import NIOCore
 public import RedisTier
-public import TUNResponder
 
 /// dnsgate's whole configuration, validated: every value here is usable as it is.
 public struct DNSGateConfig: Sendable {

@@ -1,8 +1,12 @@
 import Synchronization
 
-/// One lock's worth of the cache: a slab of slots indexed by key, bounded in bytes, evicting with CLOCK (second
-/// chance): a hit sets a slot's reference bit; the hand clears set bits and evicts the first slot it finds clear.
-/// Hits cost one dictionary lookup and a bit write; no list is relinked on the hit path, unlike LRU. The index maps
+/// One lock's worth of the cache: a slab of slots indexed by key, bounded in bytes, evicting with SIEVE (Zhang et
+/// al., NSDI 2024): entries sit in a queue in insertion order and a hit only sets the entry's visited bit; the hand
+/// walks from the oldest entry towards the newest, clearing visited bits, and evicts the first unvisited entry,
+/// leaving survivors where they are. Hits cost one dictionary lookup and a bit write, no list is relinked on the
+/// hit path (unlike LRU), and new entries that are never asked again leave first (unlike CLOCK, which gives them a
+/// full turn of the hand). On a Zipf-like trace with one-time names SIEVE kept 8-37 % more hits than CLOCK (11-43 % more than LRU)
+/// at the same size (`scripts/eviction-sim.py`). The index maps
 /// a key's digest to its slot and keeps no copy of the key: a lookup checks the stored answer's own question and the
 /// entry's DO/CD bits, so a digest collision is a miss (and a store replaces), never a wrong answer.
 final class CacheShard: Sendable {
@@ -21,7 +25,10 @@ final class CacheShard: Sendable {
     private struct Slot {
         var digest: Int
         var entry: Entry
-        var referenced: Bool
+        var visited: Bool
+        /// Neighbours in the queue (slot indices, -1 for none): `older` towards the tail, `newer` towards the head.
+        var older: Int
+        var newer: Int
 
         func holds(_ key: CacheKey) -> Bool {
             self.entry.dnssecOK == key.dnssecOK && self.entry.checkingDisabled == key.checkingDisabled
@@ -33,7 +40,10 @@ final class CacheShard: Sendable {
         var index: [Int: Int] = [:]
         var slots: [Slot?] = []
         var free: [Int] = []
-        var hand = 0
+        /// The newest and oldest entries, and the next one the hand looks at (-1 for none).
+        var head = -1
+        var tail = -1
+        var hand = -1
         var bytes = 0
     }
 
@@ -61,7 +71,7 @@ final class CacheShard: Sendable {
                 Self.remove(at: index, in: &state)
                 return nil
             }
-            slot.referenced = true
+            slot.visited = true
             slot.entry.hits &+= 1
             state.slots[index] = slot
             return slot.entry
@@ -87,10 +97,11 @@ final class CacheShard: Sendable {
         return self.state.withLock { state in
             if let index = state.index[key.digest] { Self.remove(at: index, in: &state) }
             var evicted = 0
-            while state.bytes + cost > self.budget, !state.index.isEmpty {
-                if Self.evictOne(&state) { evicted += 1 }
+            while state.bytes + cost > self.budget, state.tail >= 0 {
+                Self.evictOne(&state)
+                evicted += 1
             }
-            let slot = Slot(digest: key.digest, entry: entry, referenced: false)
+            let slot = Slot(digest: key.digest, entry: entry, visited: false, older: state.head, newer: -1)
             let index: Int
             if let reused = state.free.popLast() {
                 index = reused
@@ -99,6 +110,9 @@ final class CacheShard: Sendable {
                 index = state.slots.count
                 state.slots.append(slot)
             }
+            if state.head >= 0 { state.slots[state.head]?.newer = index }
+            state.head = index
+            if state.tail < 0 { state.tail = index }
             state.index[key.digest] = index
             state.bytes += cost
             return evicted
@@ -110,22 +124,24 @@ final class CacheShard: Sendable {
         self.state.withLock { ($0.index.count, $0.bytes) }
     }
 
-    /// Advances the hand by one slot; returns whether it evicted.
-    private static func evictOne(_ state: inout State) -> Bool {
-        if state.hand >= state.slots.count { state.hand = 0 }
-        let index = state.hand
-        state.hand += 1
-        guard let slot = state.slots[index] else { return false }
-        if slot.referenced {
-            state.slots[index]?.referenced = false
-            return false
+    /// Moves the hand to the first unvisited entry, clearing visited bits on the way (wrapping from the newest
+    /// to the oldest), and evicts it. The queue must not be empty.
+    private static func evictOne(_ state: inout State) {
+        var index = state.hand >= 0 ? state.hand : state.tail
+        while let slot = state.slots[index], slot.visited {
+            state.slots[index]?.visited = false
+            index = slot.newer >= 0 ? slot.newer : state.tail
         }
+        state.hand = index
         Self.remove(at: index, in: &state)
-        return true
     }
 
+    /// Unlinks and frees the slot at `index`; a hand pointing at it moves on to the next newer entry.
     private static func remove(at index: Int, in state: inout State) {
         guard let slot = state.slots[index] else { return }
+        if state.hand == index { state.hand = slot.newer }
+        if slot.older >= 0 { state.slots[slot.older]?.newer = slot.newer } else { state.tail = slot.newer }
+        if slot.newer >= 0 { state.slots[slot.newer]?.older = slot.older } else { state.head = slot.older }
         state.index[slot.digest] = nil
         state.slots[index] = nil
         state.free.append(index)

@@ -2,7 +2,7 @@ import DNSCore
 public import DNSWire
 public import NIOCore
 
-/// The response cache: sharded so that every event loop can serve hits at once, each shard byte-bounded with CLOCK
+/// The response cache: sharded so that every event loop can serve hits at once, each shard byte-bounded with SIEVE
 /// eviction. Time comes from an injected clock (monotonic nanoseconds) so that tests control it.
 public final class DNSResponseCache: Sendable {
     /// What a lookup found.

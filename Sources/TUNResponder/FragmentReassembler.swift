@@ -1,3 +1,5 @@
+import DNSCore
+
 /// Puts fragmented queries back together, in a table bounded in entries, bytes per datagram and time (RFC 791,
 /// RFC 8200 §4.5). Overlapping fragments make the whole datagram invalid (RFC 5722), as do fragments beyond
 /// 64 KiB. Confined to one thread.

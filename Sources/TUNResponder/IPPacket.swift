@@ -1,3 +1,5 @@
+public import DNSCore
+
 /// Why a packet was not handled; each reason has its own drop counter.
 public enum PacketDropReason: String, Error, Sendable, CaseIterable {
     case malformed

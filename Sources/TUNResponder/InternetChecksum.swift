@@ -1,3 +1,5 @@
+import DNSCore
+
 /// The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum of 16-bit words, with the
 /// IPv4/IPv6 pseudo-header for UDP, TCP and ICMPv6 (RFC 768, RFC 8200 §8.1).
 struct InternetChecksum {

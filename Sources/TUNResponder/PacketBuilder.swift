@@ -1,3 +1,5 @@
+import DNSCore
+
 /// Builds the packets the responder writes back: UDP and ICMP replies inside IPv4 or IPv6, fragmented to the
 /// device's MTU (the kernel does not enforce it on what a program writes into a TUN device). Every reply gets a
 /// fresh IP identification.

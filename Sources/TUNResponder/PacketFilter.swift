@@ -1,3 +1,4 @@
+public import DNSCore
 import Atomics
 import Synchronization
 

@@ -1,3 +1,5 @@
+import DNSCore
+
 /// A TCP segment's header fields (RFC 9293 §3.1), parsed from or written into bytes.
 struct TCPSegment {
     struct Flags: OptionSet {

@@ -1,3 +1,4 @@
+public import DNSCore
 import CLinuxNet
 import Foundation
 import Synchronization

@@ -213,7 +213,7 @@ import Testing
                 CacheFixtures.a("n\(index).example", ttl: 3600, last: UInt8($0))
             })
             cache.store(message, view: view, for: CacheKey(request))
-            // The hot name is asked for all the time; CLOCK gives it a second chance on every pass.
+            // The hot name is asked for all the time; SIEVE keeps visited entries where they are.
             _ = cache.lookup(CacheKey(hot))
             #expect(cache.snapshot.bytes <= budget)
         }
@@ -221,5 +221,32 @@ import Testing
         #expect(snapshot.evictions > 4000)
         #expect(snapshot.entries > 100)
         #expect(try self.served(cache, hot) != nil)
+    }
+
+    /// SIEVE: a hit only marks an entry; the hand evicts the oldest unmarked entry and clears marks on its way, so a
+    /// visited old entry outlives newer ones that were never asked for again.
+    @Test func evictionFollowsSIEVE() throws {
+        func store(_ cache: DNSResponseCache, _ label: String) {
+            let request = CacheFixtures.request("\(label).example")
+            let (message, view) = CacheFixtures.answer(to: request, answers: [CacheFixtures.a("\(label).example", ttl: 600)])
+            cache.store(message, view: view, for: CacheKey(request))
+        }
+        func present(_ cache: DNSResponseCache, _ label: String) -> Bool {
+            if case .fresh = cache.lookup(CacheKey(CacheFixtures.request("\(label).example"))) { return true }
+            return false
+        }
+        let probe = self.cache(shards: 1)
+        store(probe, "a")
+        let cost = probe.snapshot.bytes
+        let cache = self.cache(CachePolicy(maxBytes: 3 * cost), shards: 1)
+        for label in ["a", "b", "c"] { store(cache, label) }
+        #expect(present(cache, "a"))  // visited
+        store(cache, "d")  // evicts b, the oldest unvisited; a's mark is cleared on the way
+        #expect(cache.snapshot.entries == 3)
+        store(cache, "e")  // the hand goes on from c: evicts c
+        store(cache, "f")  // then d, never asked for, before a
+        #expect(cache.snapshot.evictions == 3)
+        let survivors = ["a", "b", "c", "d", "e", "f"].filter { present(cache, $0) }
+        #expect(survivors == ["a", "e", "f"])
     }
 }

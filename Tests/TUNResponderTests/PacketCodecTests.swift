@@ -1,3 +1,4 @@
+import DNSCore
 @testable import TUNResponder
 import Testing
 

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// An IPv4 or IPv6 address as the packet filter and the packet codec use it: plain integers, no allocation.
+/// An IPv4 or IPv6 address as the packet path and the fake-IP pool use it: plain integers, no allocation.
 public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     case v4(UInt32)
     case v6(UInt128)
@@ -21,8 +21,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Reads an address of `length` bytes (4 or 16) at `offset` of `bytes`, network order.
-    static func load(_ bytes: UnsafeRawBufferPointer, at offset: Int, length: Int) -> IPAddress {
+    /// Reads an address of `length` bytes (4 or 16) at `offset` of `bytes`, network order; `bytes` must hold them.
+    public static func load(_ bytes: UnsafeRawBufferPointer, at offset: Int, length: Int) -> IPAddress {
         if length == 4 { return .v4(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
         return .v6(Self.loadV6(bytes, at: offset))
     }
