@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "dnsgate", targets: ["dnsgate"]),
         // For Benchmarks/ (a package of its own, so that the benchmark tooling stays out of the build and CI).
         .library(name: "TUNResponder", targets: ["TUNResponder"]),
+        .library(name: "DNSCore", targets: ["DNSCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
@@ -61,6 +63,11 @@ let package = Package(
         ),
         .target(name: "CLinuxNet"),
         .target(
+            name: "FakeIP",
+            dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "TUNResponder",
             dependencies: ["DNSCore", "DNSWire", "CLinuxNet", nioCore, .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
@@ -68,7 +75,7 @@ let package = Package(
         .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier",
+                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "FakeIP",
                 .product(name: "Configuration", package: "swift-configuration"),
                 nioCore,
                 logging,
@@ -78,7 +85,8 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder", nioCore, nioPosix,
+                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder", "FakeIP", nioCore,
+                nioPosix,
                 logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -88,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "dnsgate",
             dependencies: [
-                "DNSGateApp", "Config",
+                "DNSGateApp", "Config", "DNSCore", "FakeIP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcomingFeatures
@@ -119,6 +127,11 @@ let package = Package(
         .testTarget(
             name: "TUNResponderTests",
             dependencies: ["TUNResponder", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "FakeIPTests",
+            dependencies: ["FakeIP", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(

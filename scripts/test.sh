@@ -9,7 +9,8 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
-    knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 iputils-ping python3 >/dev/null
+    libsqlite3-dev knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 iputils-ping \
+    python3 >/dev/null
 
 swift build
 swift test

@@ -3,6 +3,7 @@ import Foundation
 import DNSCache
 import DNSCore
 import DNSUpstream
+import FakeIP
 import Logging
 import NIOCore
 import RedisTier
@@ -61,7 +62,8 @@ public enum ConfigLoader {
                 }
             }
         }
-        return try Self.validate(ConfigReader(providers: providers))
+        return try Self.validate(ConfigReader(providers: providers),
+                                 environment: environment ?? ProcessInfo.processInfo.environment)
     }
 
     private static func values(of overrides: ConfigOverrides) -> [AbsoluteConfigKey: ConfigValue] {
@@ -78,7 +80,7 @@ public enum ConfigLoader {
     }
 
     /// Turns raw values into a ``DNSGateConfig``, or throws a ``ConfigError`` for the first bad one.
-    static func validate(_ reader: ConfigReader) throws -> DNSGateConfig {
+    static func validate(_ reader: ConfigReader, environment: [String: String]) throws -> DNSGateConfig {
         let values = ConfigValues(reader: reader)
         let listen = try values.list("listen", default: DNSGateConfig.defaultListen).map { text in
             guard let address = ConfigValueParsing.socketAddress(text) else {
@@ -132,8 +134,37 @@ public enum ConfigLoader {
                 }
             },
             cacheRedisTimeout: try values.duration("cache.redis_timeout", default: .milliseconds(25)),
-            tun: try Self.tunSettings(values)
+            tun: try Self.tunSettings(values),
+            fakeIP: try Self.fakeIPSettings(values, environment: environment)
         )
+    }
+
+    private static func fakeIPSettings(_ values: ConfigValues, environment: [String: String]) throws
+        -> FakeIPSettings?
+    {
+        guard try values.bool("fakeip.enabled", default: false) else { return nil }
+        func range(_ key: String, _ text: String, family: String) throws -> FakeIPRange {
+            guard let prefix = IPPrefix(text), let range = FakeIPRange(prefix),
+                prefix.address.isIPv4 == (family == "IPv4")
+            else {
+                throw ConfigError(key: key, value: text, allowed: "an \(family) prefix with room for addresses")
+            }
+            return range
+        }
+        let exclude = try values.list("fakeip.exclude", default: [], allowEmpty: true).map { text in
+            guard let pattern = DomainPattern(text) else {
+                throw ConfigError(key: "fakeip.exclude", value: text, allowed: "domains such as example.com or *.lan")
+            }
+            return pattern
+        }
+        return FakeIPSettings(
+            range: try range("fakeip.range", try values.scalar("fakeip.range") ?? "198.18.0.0/15", family: "IPv4"),
+            range6: try values.scalar("fakeip.range6").map { try range("fakeip.range6", $0, family: "IPv6") },
+            answer: FakeIPMiddleware.Settings(
+                ttl: try values.seconds("fakeip.ttl", default: 60, max: 86_400),
+                exclude: exclude,
+                resolveFirst: try values.bool("fakeip.resolve_first", default: true)),
+            database: try values.scalar("fakeip.database") ?? FakeIPSettings.defaultDatabase(environment: environment))
     }
 
     private static func tunSettings(_ values: ConfigValues) throws -> TUNSettings? {

@@ -1,6 +1,8 @@
+import Foundation
 public import DNSCache
 public import DNSCore
 public import DNSUpstream
+public import FakeIP
 public import Logging
 public import NIOCore
 public import RedisTier
@@ -44,6 +46,25 @@ public struct DNSGateConfig: Sendable {
     public var cacheRedisTimeout: TimeAmount
     /// The virtual DNS addresses on a TUN device (`tun.*`), or nil when off.
     public var tun: TUNSettings?
+    /// Fake-IP mode (`fakeip.*`), or nil when off.
+    public var fakeIP: FakeIPSettings?
+}
+
+/// Fake-IP mode: the pools, the answers, and where the mapping is kept.
+public struct FakeIPSettings: Sendable {
+    public var range: FakeIPRange
+    public var range6: FakeIPRange?
+    public var answer: FakeIPMiddleware.Settings
+    /// The SQLite database of the mapping (`fakeip.database`).
+    public var database: String
+
+    /// `/var/lib/dnsgate/fakeip.sqlite` for root, else under `$XDG_DATA_HOME` (`~/.local/share`).
+    public static func defaultDatabase(environment: [String: String]) -> String {
+        if getuid() == 0 { return "/var/lib/dnsgate/fakeip.sqlite" }
+        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? ".") + "/.local/share"
+        return data + "/dnsgate/fakeip.sqlite"
+    }
 }
 
 /// The TUN device that carries the virtual resolver addresses.

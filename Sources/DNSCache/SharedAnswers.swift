@@ -1,11 +1,6 @@
+public import DNSCore
 import DNSWire
 public import NIOCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How the cache uses a ``SharedCacheTier``: it publishes every cacheable upstream answer with its remaining
 /// lifetime, and on a local miss reads the tier within a short budget before going upstream. A value the tier
@@ -24,17 +19,10 @@ public struct SharedAnswers: Sendable {
 
     /// - Parameter wallClock: milliseconds since 1970; defaults to the system clock.
     public init(tier: any SharedCacheTier, budget: TimeAmount = .milliseconds(25),
-                wallClock: @escaping @Sendable () -> Int64 = SharedAnswers.systemMilliseconds) {
+                wallClock: @escaping @Sendable () -> Int64 = WallClock.milliseconds) {
         self.tier = tier
         self.budget = budget
         self.wallClock = wallClock
-    }
-
-    /// Milliseconds since 1970 by the system's real-time clock.
-    @Sendable public static func systemMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     /// The tier's key for `key`: a prefix, type, class, DO and CD, then the lowercased name.

@@ -84,4 +84,13 @@ public struct DNSResponse: Sendable {
                                             extendedError: extendedError) ?? ByteBuffer()
         return DNSResponse(message: message, origin: .local)
     }
+
+    /// dnsgate's own answer to `request`: `records`, owned by the question's name, with `rcode`.
+    public static func local(_ records: [DNSLocalRecord], for request: DNSRequest, rcode: DNSRCode = .noError)
+        -> DNSResponse
+    {
+        let message = DNSErrorResponse.make(rcode, to: request.message, view: request.view, answers: records)
+            ?? ByteBuffer()
+        return DNSResponse(message: message, origin: .local)
+    }
 }

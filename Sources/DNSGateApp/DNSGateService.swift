@@ -3,6 +3,7 @@ import DNSCache
 import DNSCore
 import DNSFrontend
 import DNSUpstream
+import FakeIP
 public import Logging
 import NIOCore
 import NIOPosix
@@ -46,7 +47,12 @@ public struct DNSGateService: Service {
         let redis = self.config.cache == nil ? nil : self.config.cacheRedis.map {
             RedisClient(url: $0, group: group, connectTimeout: self.config.upstreamConnectTimeout, logger: self.logger)
         }
+        let fakeIP = try self.config.fakeIP.map { try Self.openFakeIP($0) }
         var middlewares: [any DNSMiddleware] = []
+        if let fakeIP, let settings = self.config.fakeIP, let pool4 = fakeIP.pools.first {
+            middlewares.append(FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first,
+                                                settings: settings.answer))
+        }
         if let policy = self.config.cache {
             let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: self.config.cacheRedisTimeout) }
             middlewares.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group, shared: shared,
@@ -77,13 +83,30 @@ public struct DNSGateService: Service {
             "upstreams": "\(upstream.description)",
             "sharedCache": "\(redis.map { "\($0.url)" } ?? "none")",
         ])
+        let logger = self.logger
+        let flusher = fakeIP.map { persistence in
+            Task { await persistence.run { logger.error("fake-IP database write failed", metadata: ["error": "\($0)"]) } }
+        }
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
         device?.close()
         await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
         await upstream.shutdown()
         await redis?.shutdown()
+        flusher?.cancel()
+        await flusher?.value
+        do {
+            try await fakeIP?.flush()
+        } catch {
+            self.logger.error("fake-IP database write failed", metadata: ["error": "\(error)"])
+        }
         self.logger.notice("dnsgate stopped")
+    }
+
+    /// Opens the fake-IP database and restores the pools (IPv4 first, then IPv6 if configured).
+    private static func openFakeIP(_ settings: FakeIPSettings) throws -> FakeIPPersistence {
+        let pools = ([settings.range] + (settings.range6.map { [$0] } ?? [])).map { FakeIPPool(range: $0) }
+        return try FakeIPPersistence(store: try FakeIPStore(path: settings.database), pools: pools)
     }
 
     /// Opens the TUN device and answers the virtual addresses on it through `pipeline`; everything else that

@@ -1,19 +1,34 @@
 public import NIOCore
 
-/// Builds the small responses a server writes itself: FORMERR, SERVFAIL, REFUSED, NOTIMP and BADVERS, echoing the
-/// query's ID, opcode, RD and CD bits and question, with an OPT record (and an Extended DNS Error, RFC 8914, when
-/// one is given) if the query had one.
+/// A record dnsgate answers with itself, owned by the question's name.
+public struct DNSLocalRecord: Sendable, Hashable {
+    public var type: DNSType
+    public var ttl: UInt32
+    public var rdata: [UInt8]
+
+    public init(type: DNSType, ttl: UInt32, rdata: [UInt8]) {
+        self.type = type
+        self.ttl = ttl
+        self.rdata = rdata
+    }
+}
+
+/// Builds the responses a server writes itself: errors (FORMERR, SERVFAIL, REFUSED, NOTIMP, BADVERS) and local
+/// answers, echoing the query's ID, opcode, RD and CD bits and question, with an OPT record (and an Extended DNS
+/// Error, RFC 8914, when one is given) if the query had one.
 public enum DNSErrorResponse {
     /// The UDP payload size dnsgate advertises (the DNS Flag Day 2020 value).
     public static let advertisedUDPPayloadSize: UInt16 = 1232
 
-    /// A response with `rcode` to `query`. `view` is the query's index, or nil when only its header was readable,
-    /// in which case the response has no question. Returns nil when `query` has no readable header at all.
+    /// A response with `rcode` to `query`, answering with `answers` (owned by the question's name). `view` is the
+    /// query's index, or nil when only its header was readable, in which case the response has no question (and
+    /// no answers). Returns nil when `query` has no readable header at all.
     public static func make(
         _ rcode: DNSRCode,
         to query: ByteBuffer,
         view: DNSMessageView?,
         extendedError: DNSExtendedErrorCode? = nil,
+        answers: [DNSLocalRecord] = [],
         allocator: ByteBufferAllocator = ByteBufferAllocator()
     ) -> ByteBuffer? {
         guard let queryHeader = view?.header ?? DNSHeader(query) else { return nil }
@@ -24,14 +39,23 @@ public enum DNSErrorResponse {
         header.rcodeLow = UInt8(rcode.rawValue & 0x0F)
         let questionLength = view.map { $0.questionEnd - DNSHeader.size } ?? 0
         header.questionCount = view?.header.questionCount ?? 0
+        let answers = questionLength > 0 ? answers : []
+        header.answerCount = UInt16(answers.count)
         let wantsOPT = view?.opt != nil || rcode.rawValue > 0x0F
         header.additionalCount = wantsOPT ? 1 : 0
 
-        var out = allocator.buffer(capacity: DNSHeader.size + questionLength + 32)
+        let answerLength = answers.reduce(0) { $0 + 12 + $1.rdata.count }
+        var out = allocator.buffer(capacity: DNSHeader.size + questionLength + answerLength + 32)
         out.writeDNSHeader(header)
         if questionLength > 0, let question = query.getSlice(at: query.readerIndex + DNSHeader.size,
                                                              length: questionLength) {
             out.writeImmutableBuffer(question)
+        }
+        for record in answers {
+            // The owner is the question's name, by a compression pointer to offset 12.
+            out.writeMultipleIntegers(UInt16(0xC00C), record.type.rawValue, DNSClass.in.rawValue, record.ttl,
+                                      UInt16(record.rdata.count))
+            out.writeBytes(record.rdata)
         }
         if wantsOPT {
             let options = extendedError?.option ?? []

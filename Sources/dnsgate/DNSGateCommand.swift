@@ -11,7 +11,7 @@ struct DNSGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dnsgate",
         abstract: "A fast DNS proxy: plain DNS in, DNS-over-TLS out.",
-        subcommands: [Serve.self, CheckConfig.self, Version.self],
+        subcommands: [Serve.self, CheckConfig.self, FakeIPCommand.self, Version.self],
         defaultSubcommand: Serve.self)
 }
 
