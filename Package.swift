@@ -73,9 +73,16 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(
+            name: "TransparentProxy",
+            dependencies: ["FakeIP", "DNSCore", "DNSWire", nioCore, nioPosix, logging,
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "FakeIP",
+                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "FakeIP", "TransparentProxy",
                 .product(name: "Configuration", package: "swift-configuration"),
                 nioCore,
                 logging,
@@ -85,7 +92,8 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder", "FakeIP", nioCore,
+                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder", "FakeIP", "TransparentProxy",
+                nioCore,
                 nioPosix,
                 logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,6 +4,7 @@ import DNSCache
 import DNSCore
 import DNSUpstream
 import FakeIP
+import TransparentProxy
 import Logging
 import NIOCore
 import RedisTier
@@ -164,7 +165,30 @@ public enum ConfigLoader {
                 ttl: try values.seconds("fakeip.ttl", default: 60, max: 86_400),
                 exclude: exclude,
                 resolveFirst: try values.bool("fakeip.resolve_first", default: true)),
-            database: try values.scalar("fakeip.database") ?? FakeIPSettings.defaultDatabase(environment: environment))
+            database: try values.scalar("fakeip.database") ?? FakeIPSettings.defaultDatabase(environment: environment),
+            proxy: try Self.proxySettings(values))
+    }
+
+    private static func proxySettings(_ values: ConfigValues) throws -> TransparentProxySettings? {
+        let listen = try values.list("fakeip.proxy.listen", default: [], allowEmpty: true).map { text in
+            guard let address = ConfigValueParsing.socketAddress(text) else {
+                throw ConfigError(key: "fakeip.proxy.listen", value: text, allowed: "an IP address with port, e.g. 0.0.0.0:15400")
+            }
+            return address
+        }
+        guard !listen.isEmpty else { return nil }
+        let rejected = try values.list("fakeip.reject", default: [], allowEmpty: true).map { text in
+            guard let pattern = DomainPattern(text) else {
+                throw ConfigError(key: "fakeip.reject", value: text, allowed: "domains such as example.com or *.ads.example")
+            }
+            return ProxyRule(pattern: pattern, action: .reject)
+        }
+        return TransparentProxySettings(
+            listen: listen,
+            connectTimeout: try values.duration("fakeip.proxy.connect_timeout", default: .seconds(3)),
+            idleTimeout: try values.duration("fakeip.proxy.idle_timeout", default: .minutes(5)),
+            journal: try values.bool("fakeip.proxy.journal", default: false),
+            rules: rejected)
     }
 
     private static func tunSettings(_ values: ConfigValues) throws -> TUNSettings? {

@@ -3,6 +3,7 @@ public import DNSCache
 public import DNSCore
 public import DNSUpstream
 public import FakeIP
+public import TransparentProxy
 public import Logging
 public import NIOCore
 public import RedisTier
@@ -57,6 +58,8 @@ public struct FakeIPSettings: Sendable {
     public var answer: FakeIPMiddleware.Settings
     /// The SQLite database of the mapping (`fakeip.database`).
     public var database: String
+    /// The transparent proxy (`fakeip.proxy.*`), or nil when it has no listen address.
+    public var proxy: TransparentProxySettings?
 
     /// `/var/lib/dnsgate/fakeip.sqlite` for root, else under `$XDG_DATA_HOME` (`~/.local/share`).
     public static func defaultDatabase(environment: [String: String]) -> String {

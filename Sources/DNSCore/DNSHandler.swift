@@ -43,6 +43,7 @@ extension DNSMiddleware {
 public struct DNSPipeline: DNSHandler {
     private let head: any DNSHandler
     private let middlewares: [any DNSMiddleware]
+    private let terminal: any DNSHandler
 
     /// Runs `middlewares` in order, then `terminal`.
     public init(middlewares: [any DNSMiddleware], terminal: any DNSHandler) {
@@ -52,13 +53,15 @@ public struct DNSPipeline: DNSHandler {
         }
         self.head = next
         self.middlewares = middlewares
+        self.terminal = terminal
     }
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
         self.head.handle(request, eventLoop: eventLoop)
     }
 
-    /// Asks the stages in order; the first answer wins, and the first stage that must wait ends the attempt.
+    /// Asks the stages in order, then the terminal handler (which may be a pipeline itself); the first answer
+    /// wins, and the first stage that must wait ends the attempt.
     public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
         for middleware in self.middlewares {
             switch middleware.immediateOutcome(for: request) {
@@ -67,7 +70,7 @@ public struct DNSPipeline: DNSHandler {
             case .wait: return nil
             }
         }
-        return nil
+        return self.terminal.immediateAnswer(to: request)
     }
 
     private struct Link: DNSHandler {

@@ -4,6 +4,7 @@ import DNSCore
 import DNSFrontend
 import DNSUpstream
 import FakeIP
+import TransparentProxy
 public import Logging
 import NIOCore
 import NIOPosix
@@ -48,18 +49,26 @@ public struct DNSGateService: Service {
             RedisClient(url: $0, group: group, connectTimeout: self.config.upstreamConnectTimeout, logger: self.logger)
         }
         let fakeIP = try self.config.fakeIP.map { try Self.openFakeIP($0) }
-        var middlewares: [any DNSMiddleware] = []
-        if let fakeIP, let settings = self.config.fakeIP, let pool4 = fakeIP.pools.first {
-            middlewares.append(FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first,
-                                                settings: settings.answer))
-        }
+        // Cache, then upstreams: what every query ends in, and how the transparent proxy finds real addresses.
+        var resolvingStages: [any DNSMiddleware] = []
         if let policy = self.config.cache {
             let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: self.config.cacheRedisTimeout) }
-            middlewares.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group, shared: shared,
-                                               refreshTimeout: self.config.queryTimeout))
+            resolvingStages.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group, shared: shared,
+                                                   refreshTimeout: self.config.queryTimeout))
         }
-        let pipeline = DNSPipeline(middlewares: middlewares,
-                                   terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
+        let resolving = DNSPipeline(middlewares: resolvingStages,
+                                    terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
+        var pipeline = resolving
+        var proxy: TransparentTCPProxy?
+        if let fakeIP, let settings = self.config.fakeIP, let pool4 = fakeIP.pools.first {
+            let stage = FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first, settings: settings.answer)
+            pipeline = DNSPipeline(middlewares: [stage], terminal: resolving)
+            proxy = settings.proxy.map {
+                TransparentTCPProxy(settings: $0, pools: fakeIP.pools,
+                                    resolver: NameResolver(pipeline: resolving, timeout: self.config.queryTimeout),
+                                    group: group, logger: self.logger)
+            }
+        }
         let frontend = DNSFrontend(
             configuration: FrontendConfiguration(
                 listen: self.config.listen,
@@ -72,7 +81,10 @@ public struct DNSGateService: Service {
         do {
             try await frontend.start()
             device = try self.config.tun.map { try self.startTUN($0, pipeline: pipeline, group: group) }
+            try await proxy?.start()
         } catch {
+            await proxy?.shutdown()
+            device?.close()
             await frontend.shutdown(gracePeriod: .zero)
             await upstream.shutdown()
             await redis?.shutdown()
@@ -89,6 +101,7 @@ public struct DNSGateService: Service {
         }
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
+        await proxy?.shutdown()
         device?.close()
         await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
         await upstream.shutdown()

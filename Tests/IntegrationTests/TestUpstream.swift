@@ -123,6 +123,10 @@ final class TestUpstream: @unchecked Sendable {
             c3      CNAME h000000
             *.wild  A     198.19.255.3
             short 1 A     198.19.255.2
+            ; Hosts inside the fake-IP test's own network namespaces, never contacted from anywhere else.
+            echo    A     10.77.2.2
+            blocked A     10.77.2.2
+            nowhere A     10.77.2.99
 
             """
         for index in 0..<8 { zone += "multi A 198.19.255.\(10 + index)\n" }

@@ -1,0 +1,89 @@
+import Atomics
+public import DNSCore
+import Logging
+public import NIOCore
+
+/// A line per proxied connection when it opens and when it closes (client, domain, fake and real address, port,
+/// protocol, bytes each way, duration, dialer), when the journal is on, and counters for the metrics endpoint
+/// always. Domains are logged only with the journal on: they are as private as query names.
+public final class ConnectionJournal: Sendable {
+    public struct Entry: Sendable {
+        public var client: SocketAddress?
+        public var domain: String
+        public var fake: IPAddress
+        public var port: Int
+        public var transport: String
+        public var dialer: String
+        public var started: NIODeadline
+        public var real: SocketAddress?
+    }
+
+    /// Connection counters.
+    public final class Statistics: Sendable {
+        let opened = ManagedAtomic<Int>(0)
+        let closed = ManagedAtomic<Int>(0)
+        let failed = ManagedAtomic<Int>(0)
+        let bytesSent = ManagedAtomic<Int>(0)
+        let bytesReceived = ManagedAtomic<Int>(0)
+
+        /// Opened, closed, failed (reset: unknown address, rejected, unreachable), bytes from and to clients.
+        public var snapshot: (opened: Int, closed: Int, failed: Int, bytesSent: Int, bytesReceived: Int) {
+            (self.opened.load(ordering: .relaxed), self.closed.load(ordering: .relaxed),
+             self.failed.load(ordering: .relaxed), self.bytesSent.load(ordering: .relaxed),
+             self.bytesReceived.load(ordering: .relaxed))
+        }
+    }
+
+    public let statistics = Statistics()
+    private let enabled: Bool
+    private let logger: Logger
+
+    init(enabled: Bool, logger: Logger) {
+        self.enabled = enabled
+        var logger = logger
+        logger[metadataKey: "journal"] = "connection"
+        self.logger = logger
+    }
+
+    private func metadata(_ entry: Entry) -> Logger.Metadata {
+        [
+            "client": "\(entry.client.map { "\($0)" } ?? "-")", "domain": "\(entry.domain)", "fake": "\(entry.fake)",
+            "real": "\(entry.real.map { "\($0)" } ?? "-")", "port": "\(entry.port)", "protocol": "\(entry.transport)",
+            "dialer": "\(entry.dialer)",
+        ]
+    }
+
+    func opened(_ entry: Entry) {
+        self.statistics.opened.wrappingIncrement(ordering: .relaxed)
+        guard self.enabled else { return }
+        self.logger.info("connection opened", metadata: self.metadata(entry))
+    }
+
+    func closed(_ entry: Entry, sent: Int, received: Int) {
+        self.statistics.closed.wrappingIncrement(ordering: .relaxed)
+        self.statistics.bytesSent.wrappingIncrement(by: sent, ordering: .relaxed)
+        self.statistics.bytesReceived.wrappingIncrement(by: received, ordering: .relaxed)
+        guard self.enabled else { return }
+        var metadata = self.metadata(entry)
+        metadata["sent"] = "\(sent)"
+        metadata["received"] = "\(received)"
+        metadata["durationMs"] = "\((NIODeadline.now() - entry.started).nanoseconds / 1_000_000)"
+        self.logger.info("connection closed", metadata: metadata)
+    }
+
+    func failed(_ entry: Entry, reason: String) {
+        self.statistics.failed.wrappingIncrement(ordering: .relaxed)
+        guard self.enabled else { return }
+        var metadata = self.metadata(entry)
+        metadata["reason"] = "\(reason)"
+        self.logger.info("connection reset", metadata: metadata)
+    }
+
+    func refused(client: SocketAddress?, destination: SocketAddress?, reason: String) {
+        self.statistics.failed.wrappingIncrement(ordering: .relaxed)
+        self.logger.info("connection reset", metadata: [
+            "client": "\(client.map { "\($0)" } ?? "-")", "destination": "\(destination.map { "\($0)" } ?? "-")",
+            "reason": "\(reason)",
+        ])
+    }
+}

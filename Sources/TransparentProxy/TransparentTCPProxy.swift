@@ -1,0 +1,240 @@
+import DNSCore
+public import FakeIP
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the transparent proxy runs.
+public struct TransparentProxySettings: Sendable {
+    /// Where the TPROXY rules deliver connections (`fakeip.proxy.listen`).
+    public var listen: [SocketAddress]
+    /// Per address tried.
+    public var connectTimeout: TimeAmount
+    /// A connection with no traffic either way for this long is closed.
+    public var idleTimeout: TimeAmount
+    /// Whether each connection's open and close are logged with its domain (`fakeip.proxy.journal`).
+    public var journal: Bool
+    public var rules: [ProxyRule]
+
+    public init(listen: [SocketAddress], connectTimeout: TimeAmount = .seconds(3), idleTimeout: TimeAmount = .minutes(5),
+                journal: Bool = false, rules: [ProxyRule] = []) {
+        self.listen = listen
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+        self.journal = journal
+        self.rules = rules
+    }
+}
+
+/// Why the proxy could not start.
+public struct TransparentProxyError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The TCP side of the transparent proxy. Linux TPROXY delivers connections for fake addresses to a listener with
+/// `IP_TRANSPARENT`; the accepted socket's local address is the fake address the client dialled. The proxy looks
+/// the domain up in the fake-IP pools, resolves its real addresses through the pipeline, connects to them in turn
+/// and relays both ways. A connection to an unknown fake address, a rejected domain or a destination that cannot be
+/// reached is reset at once (SO_LINGER 0): the kernel has already completed the client's handshake, so a plain
+/// close would look like an empty reply.
+public final class TransparentTCPProxy: Sendable {
+    private let settings: TransparentProxySettings
+    private let pools: [FakeIPPool]
+    private let resolver: NameResolver
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let journal: ConnectionJournal
+    private let listeners = NIOLockedValueBox<[any Channel]>([])
+
+    public init(settings: TransparentProxySettings, pools: [FakeIPPool], resolver: NameResolver,
+                group: any EventLoopGroup, logger: Logger) {
+        self.settings = settings
+        self.pools = pools
+        self.resolver = resolver
+        self.group = group
+        self.logger = logger
+        self.journal = ConnectionJournal(enabled: settings.journal, logger: logger)
+    }
+
+    public var statistics: ConnectionJournal.Statistics { self.journal.statistics }
+
+    /// Binds every listen address with IP_TRANSPARENT.
+    public func start() async throws {
+        for address in self.settings.listen {
+            let transparent = address.protocol == .inet6
+                ? ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_IPV6), name: 75)  // IPV6_TRANSPARENT
+                : ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_IP), name: 19)  // IP_TRANSPARENT
+            let bootstrap = ServerBootstrap(group: self.group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(transparent, value: 1)
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.autoRead, value: false)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(EarlyInputBuffer { self.accept(channel) })
+                    }
+                }
+            do {
+                let listener = try await bootstrap.bind(to: address).get()
+                self.listeners.withLockedValue { $0.append(listener) }
+                self.logger.info("transparent proxy listening", metadata: ["address": "\(address)", "protocol": "tcp"])
+            } catch let error as IOError where error.errnoCode == EPERM {
+                throw TransparentProxyError(description:
+                    "cannot bind the transparent proxy to \(address): binding transparent sockets needs CAP_NET_ADMIN")
+            } catch {
+                throw TransparentProxyError(description: "cannot bind the transparent proxy to \(address): \(error)")
+            }
+        }
+    }
+
+    /// Stops accepting; relayed connections end on their own.
+    public func shutdown() async {
+        for listener in self.listeners.withLockedValue({ $0 }) { try? await listener.close() }
+    }
+
+    private func accept(_ channel: any Channel) {
+        let started = NIODeadline.now()
+        guard let local = channel.localAddress, let port = local.port, let fakeText = local.ipAddress,
+            let fake = IPAddress(fakeText),
+            let pool = self.pools.first(where: { $0.range.prefix.contains(fake) }),
+            let name = pool.pin(fake, now: WallClock.seconds())
+        else {
+            self.journal.refused(client: channel.remoteAddress, destination: channel.localAddress, reason: "unknown address")
+            return Self.reset(channel)
+        }
+        var entry = ConnectionJournal.Entry(client: channel.remoteAddress, domain: name, fake: fake, port: port,
+                                            transport: "tcp", dialer: "direct", started: started)
+        let action = ProxyRule.action(for: name, in: self.settings.rules)
+        guard action == .direct else {
+            pool.unpin(fake)
+            entry.dialer = "\(action)"
+            self.journal.failed(entry, reason: "rejected by rule")
+            return Self.reset(channel)
+        }
+        let loop = channel.eventLoop
+        self.resolver.addresses(of: name, on: loop).flatMap { addresses in
+            self.dial(addresses.map { ($0, port) }, on: loop)
+        }.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let upstream):
+                entry.real = upstream.remoteAddress
+                self.relay(channel, upstream, entry: entry, release: { pool.unpin(fake) })
+            case .failure(let error):
+                pool.unpin(fake)
+                self.journal.failed(entry, reason: "\(error)")
+                Self.reset(channel)
+            }
+        }
+    }
+
+    /// Connects to each address in turn until one answers.
+    private func dial(_ targets: [(IPAddress, Int)], on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        guard let (address, port) = targets.first else {
+            return loop.makeFailedFuture(TransparentProxyError(description: "no address could be reached"))
+        }
+        guard let socketAddress = try? SocketAddress(ipAddress: "\(address)", port: port) else {
+            return self.dial(Array(targets.dropFirst()), on: loop)
+        }
+        return ClientBootstrap(group: loop)
+            .connectTimeout(self.settings.connectTimeout)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EarlyInputBuffer {})
+                }
+            }
+            .connect(to: socketAddress)
+            .flatMapError { error in
+                targets.count > 1 ? self.dial(Array(targets.dropFirst()), on: loop) : loop.makeFailedFuture(error)
+            }
+    }
+
+    private func relay(_ client: any Channel, _ upstream: any Channel, entry: ConnectionJournal.Entry,
+                       release: @escaping @Sendable () -> Void) {
+        let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
+        do {
+            for (channel, glue) in [(client, clientGlue), (upstream, upstreamGlue)] {
+                try channel.pipeline.syncOperations.addHandlers(
+                    IdleStateHandler(allTimeout: self.settings.idleTimeout), glue)
+            }
+        } catch {
+            release()
+            Self.reset(client)
+            upstream.close(promise: nil)
+            return
+        }
+        self.journal.opened(entry)
+        // What arrived before the relay existed (NIO reads up to an early end of input even with reads paused).
+        for channel in [client, upstream] {
+            if let buffer = try? channel.pipeline.syncOperations.handler(type: EarlyInputBuffer.self) {
+                buffer.release(context: try? channel.pipeline.syncOperations.context(handlerType: EarlyInputBuffer.self))
+            }
+        }
+        let closed = client.closeFuture.and(upstream.closeFuture)
+        closed.assumeIsolated().whenComplete { _ in
+            release()
+            self.journal.closed(entry, sent: clientGlue.bytesRead, received: upstreamGlue.bytesRead)
+        }
+        client.setOption(.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+        upstream.setOption(.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+    }
+
+    /// Closes with an RST instead of a FIN.
+    static func reset(_ channel: any Channel) {
+        guard let provider = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// Starts the proxy's work on a connection once it is active, and holds what the connection reads (data, and an
+/// end of input) until the relay is in place: with reads paused NIO still reads everything up to an end of input
+/// when the peer half-closes early, and without this those bytes would fall off the end of the pipeline.
+final class EarlyInputBuffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    private let start: () -> Void
+    private var held: [NIOAny] = []
+    private var inputClosed = false
+
+    init(_ start: @escaping () -> Void) {
+        self.start = start
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        self.start()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.held.append(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            self.inputClosed = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Passes on what it held to the handlers after it, and leaves the pipeline.
+    func release(context: ChannelHandlerContext?) {
+        guard let context else { return }
+        let held = self.held
+        self.held = []
+        for data in held { context.fireChannelRead(data) }
+        if !held.isEmpty { context.fireChannelReadComplete() }
+        if self.inputClosed { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+extension IntegrationSuite {
+    /// Fake-IP mode end to end, in three network namespaces the test creates and deletes: a client, a gateway
+    /// running dnsgate (DNS, TPROXY proxy) with knot and the DoT terminator, and a server with a TCP echo service.
+    @Suite(.enabled(if: NetworkNamespace.tproxyUnavailableReason == nil,
+                    "needs network namespaces and TPROXY; the reason is printed on stderr"))
+    struct TransparentProxyTests {
+        static let dnsPort = 15392
+        static let proxyPort = 15400
+        static let echoPort = 8007
+
+        /// A TCP echo server (threads, so that several clients can talk at once).
+        static let echoServer = """
+            import socketserver
+            class Echo(socketserver.BaseRequestHandler):
+                def handle(self):
+                    while True:
+                        data = self.request.recv(65536)
+                        if not data:
+                            return
+                        self.request.sendall(data)
+            socketserver.ThreadingTCPServer.allow_reuse_address = True
+            socketserver.ThreadingTCPServer(("10.77.2.2", \(echoPort)), Echo).serve_forever()
+            """
+
+        /// Connects to HOST:PORT, sends MESSAGE (`repeat:N` is N times "0123456789"), closes its sending side and
+        /// prints what comes back until EOF (`same` for a repeated message that came back whole), or `reset` /
+        /// `refused` / `timeout`.
+        static let client = """
+            import socket, sys, threading
+            host, port, message = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+            repeated = message.startswith(b"repeat:")
+            if repeated:
+                message = b"0123456789" * int(message[7:])
+            try:
+                s = socket.create_connection((host, port), timeout=5)
+                def send():
+                    try:
+                        s.sendall(message)
+                        s.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                # Send while reading: an echo of megabytes does not fit in the socket buffers.
+                threading.Thread(target=send, daemon=True).start()
+                received = b""
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    received += data
+                print("same" if repeated and received == message else received.decode()[:200])
+            except ConnectionResetError:
+                print("reset")
+            except ConnectionRefusedError:
+                print("refused")
+            except socket.timeout:
+                print("timeout")
+            """
+
+        @Test func connectionsToFakeAddressesReachTheRealServerAndTheJournalNamesTheDomain() throws {
+            let client = try NetworkNamespace("fc")
+            defer { client.delete() }
+            let gateway = try NetworkNamespace("fg")
+            defer { gateway.delete() }
+            let server = try NetworkNamespace("fs")
+            defer { server.delete() }
+            try client.link(to: gateway, name: "fc0", address: "10.77.1.2/24", otherName: "fg0",
+                            otherAddress: "10.77.1.1/24")
+            try server.link(to: gateway, name: "fs0", address: "10.77.2.2/24", otherName: "fg1",
+                            otherAddress: "10.77.2.1/24")
+            try client.ip(["route", "add", "default", "via", "10.77.1.1"])
+            // TPROXY on the gateway: connections to the fake range go to the proxy's listener.
+            try gateway.ip(["rule", "add", "fwmark", "1", "lookup", "100"])
+            try gateway.ip(["route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"])
+            try gateway.run("/usr/sbin/nft", [
+                "add table ip dgtproxy ; add chain ip dgtproxy prerouting { type filter hook prerouting priority mangle ; } ; "
+                    + "add rule ip dgtproxy prerouting ip daddr 198.18.0.0/15 meta l4proto tcp "
+                    + "tproxy to :\(Self.proxyPort) meta mark set 1",
+            ])
+            let echo = try Daemon(name: "echo", executable: "/usr/bin/python3", arguments: ["-c", Self.echoServer],
+                                  logPath: NSTemporaryDirectory() + "dnsgate-echo-\(getpid()).log",
+                                  namespace: server.name)
+            defer { echo.stop() }
+            let upstream = try TestUpstream(namespace: gateway.name)
+            defer { upstream.stop() }
+
+            let directory = NSTemporaryDirectory() + "dnsgate-tproxy-\(getpid())"
+            try? FileManager.default.removeItem(atPath: directory)
+            let config = directory + ".yaml"
+            try """
+                fakeip:
+                  enabled: true
+                  database: \(directory)/map.sqlite
+                  reject: [blocked.\(TestUpstream.zone)]
+                  proxy:
+                    listen: [0.0.0.0:\(Self.proxyPort)]
+                    journal: true
+                    connect_timeout: 1s
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let arguments = ["--listen", "10.77.1.1:\(Self.dnsPort)", "--upstream", upstream.dotURL,
+                             "--ca-file", upstream.caPath, "--config", config]
+            var dnsgate = try DNSGateBinary.start(port: Self.dnsPort, arguments: arguments, name: "dnsgate-tproxy",
+                                                  namespace: gateway.name)
+            defer { dnsgate.stop() }
+
+            func resolve(_ label: String) throws -> String? {
+                let reply = try Kdig.query(label + "." + TestUpstream.zone, server: "10.77.1.1", port: Self.dnsPort,
+                                           namespace: client.name)
+                return reply?.answers.first?.split(separator: " ").last.map(String.init)
+            }
+            func talk(_ address: String, _ message: String) throws -> String {
+                try runCommand("/usr/bin/python3", ["-c", Self.client, address, "\(Self.echoPort)", message],
+                               namespace: client.name).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            #expect(try waitUntil(timeout: 10) {
+                try runCommand("/usr/bin/python3", ["-c", Self.client, "10.77.2.2", "\(Self.echoPort)", "up"],
+                               namespace: gateway.name).output.contains("up")
+            }, "the echo server answers the gateway directly")
+
+            let fake = try #require(try resolve("echo"))
+            #expect(fake.hasPrefix("198.18."))
+            #expect(try talk(fake, "hello through the proxy") == "hello through the proxy")
+            #expect(try talk(fake, "repeat:200000") == "same", "2 MB both ways, half-closed by the client")
+            #expect(try waitUntil(timeout: 5) {
+                dnsgate.log.contains("connection closed") && dnsgate.log.contains("domain=echo.\(TestUpstream.zone)")
+            }, "\(dnsgate.log)")
+            #expect(dnsgate.log.contains("sent=23") && dnsgate.log.contains("received=23"))
+            #expect(dnsgate.log.contains("real=[IPv4]10.77.2.2/10.77.2.2:\(Self.echoPort)"))
+
+            // Reset at once: an address nobody was given, a rejected domain, a name whose address cannot be reached.
+            #expect(try talk("198.18.200.200", "x") == "reset")
+            #expect(try talk(try #require(try resolve("blocked")), "x") == "reset")
+            #expect(try talk(try #require(try resolve("nowhere")), "x") == "reset")
+
+            // After a restart the same name has the same address, and connections to it still work.
+            dnsgate.stop()
+            dnsgate = try DNSGateBinary.start(port: Self.dnsPort, arguments: arguments, name: "dnsgate-tproxy",
+                                              namespace: gateway.name)
+            #expect(try resolve("echo") == fake)
+            #expect(try talk(fake, "after restart") == "after restart")
+        }
+    }
+}
