@@ -74,7 +74,7 @@ let package = Package(
         ),
         .target(
             name: "TransparentProxy",
-            dependencies: ["FakeIP", "DNSCore", "DNSWire", nioCore, nioPosix, logging,
+            dependencies: ["FakeIP", "DNSCore", "DNSWire", "CLinuxNet", nioCore, nioPosix, logging,
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures

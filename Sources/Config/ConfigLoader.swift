@@ -187,6 +187,7 @@ public enum ConfigLoader {
             listen: listen,
             connectTimeout: try values.duration("fakeip.proxy.connect_timeout", default: .seconds(3)),
             idleTimeout: try values.duration("fakeip.proxy.idle_timeout", default: .minutes(5)),
+            udpIdleTimeout: try values.duration("fakeip.proxy.udp_idle_timeout", default: .seconds(60)),
             journal: try values.bool("fakeip.proxy.journal", default: false),
             rules: rejected)
     }

@@ -16,7 +16,7 @@ import UnixSignals
 
 /// The running proxy: event loops, upstreams, pipeline and listeners built from a ``DNSGateConfig``. Runs until a
 /// graceful shutdown, then stops accepting, lets queries in flight finish within the grace period, and closes.
-public struct DNSGateService: Service {
+public struct DNSGateService: Service, CustomStringConvertible {
     public let config: DNSGateConfig
     private let logger: Logger
 
@@ -24,6 +24,10 @@ public struct DNSGateService: Service {
         self.config = config
         self.logger = logger
     }
+
+    /// How service-lifecycle names the service in its logs (the default would reflect over the whole
+    /// configuration, which is long and, for some of its value types, crashes the runtime's reflection).
+    public var description: String { "DNSGateService" }
 
     public func run() async throws {
         let threads = self.config.threads == 0 ? Self.automaticThreadCount : self.config.threads
@@ -59,12 +63,12 @@ public struct DNSGateService: Service {
         let resolving = DNSPipeline(middlewares: resolvingStages,
                                     terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
         var pipeline = resolving
-        var proxy: TransparentTCPProxy?
+        var proxy: TransparentProxyServer?
         if let fakeIP, let settings = self.config.fakeIP, let pool4 = fakeIP.pools.first {
             let stage = FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first, settings: settings.answer)
             pipeline = DNSPipeline(middlewares: [stage], terminal: resolving)
             proxy = settings.proxy.map {
-                TransparentTCPProxy(settings: $0, pools: fakeIP.pools,
+                TransparentProxyServer(settings: $0, pools: fakeIP.pools,
                                     resolver: NameResolver(pipeline: resolving, timeout: self.config.queryTimeout),
                                     group: group, logger: self.logger)
             }

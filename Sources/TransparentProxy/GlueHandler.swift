@@ -29,8 +29,13 @@ final class GlueHandler {
         self.context?.flush()
     }
 
+    /// Closes the output once everything written before has gone out: closing it at once would fail the writes
+    /// still queued behind back-pressure, and the tail of the stream would be lost.
     private func partnerWriteEOF() {
-        self.context?.close(mode: .output, promise: nil)
+        guard let context = self.context else { return }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(ByteBuffer()), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
     }
 
     private func partnerCloseFull() {

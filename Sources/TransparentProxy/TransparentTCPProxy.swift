@@ -1,6 +1,6 @@
 import DNSCore
-public import FakeIP
-public import Logging
+import FakeIP
+import Logging
 public import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -17,15 +17,18 @@ public struct TransparentProxySettings: Sendable {
     public var connectTimeout: TimeAmount
     /// A connection with no traffic either way for this long is closed.
     public var idleTimeout: TimeAmount
+    /// A UDP flow with no datagram either way for this long ends.
+    public var udpIdleTimeout: TimeAmount
     /// Whether each connection's open and close are logged with its domain (`fakeip.proxy.journal`).
     public var journal: Bool
     public var rules: [ProxyRule]
 
     public init(listen: [SocketAddress], connectTimeout: TimeAmount = .seconds(3), idleTimeout: TimeAmount = .minutes(5),
-                journal: Bool = false, rules: [ProxyRule] = []) {
+                udpIdleTimeout: TimeAmount = .seconds(60), journal: Bool = false, rules: [ProxyRule] = []) {
         self.listen = listen
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
+        self.udpIdleTimeout = udpIdleTimeout
         self.journal = journal
         self.rules = rules
     }
@@ -42,7 +45,7 @@ public struct TransparentProxyError: Error, CustomStringConvertible {
 /// and relays both ways. A connection to an unknown fake address, a rejected domain or a destination that cannot be
 /// reached is reset at once (SO_LINGER 0): the kernel has already completed the client's handshake, so a plain
 /// close would look like an empty reply.
-public final class TransparentTCPProxy: Sendable {
+final class TransparentTCPProxy: Sendable {
     private let settings: TransparentProxySettings
     private let pools: [FakeIPPool]
     private let resolver: NameResolver
@@ -51,20 +54,18 @@ public final class TransparentTCPProxy: Sendable {
     private let journal: ConnectionJournal
     private let listeners = NIOLockedValueBox<[any Channel]>([])
 
-    public init(settings: TransparentProxySettings, pools: [FakeIPPool], resolver: NameResolver,
-                group: any EventLoopGroup, logger: Logger) {
+    init(settings: TransparentProxySettings, pools: [FakeIPPool], resolver: NameResolver, group: any EventLoopGroup,
+         logger: Logger, journal: ConnectionJournal) {
         self.settings = settings
         self.pools = pools
         self.resolver = resolver
         self.group = group
         self.logger = logger
-        self.journal = ConnectionJournal(enabled: settings.journal, logger: logger)
+        self.journal = journal
     }
 
-    public var statistics: ConnectionJournal.Statistics { self.journal.statistics }
-
     /// Binds every listen address with IP_TRANSPARENT.
-    public func start() async throws {
+    func start() async throws {
         for address in self.settings.listen {
             let transparent = address.protocol == .inet6
                 ? ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_IPV6), name: 75)  // IPV6_TRANSPARENT
@@ -95,7 +96,7 @@ public final class TransparentTCPProxy: Sendable {
     }
 
     /// Stops accepting; relayed connections end on their own.
-    public func shutdown() async {
+    func shutdown() async {
         for listener in self.listeners.withLockedValue({ $0 }) { try? await listener.close() }
     }
 

@@ -11,9 +11,15 @@ extension IntegrationSuite {
         static let proxyPort = 15400
         static let echoPort = 8007
 
-        /// A TCP echo server (threads, so that several clients can talk at once).
+        /// TCP and UDP echo servers (threads, so that several clients can talk at once).
         static let echoServer = """
-            import socketserver
+            import socketserver, threading
+            class EchoUDP(socketserver.BaseRequestHandler):
+                def handle(self):
+                    data, sock = self.request
+                    sock.sendto(data, self.client_address)
+            udp = socketserver.ThreadingUDPServer(("10.77.2.2", \(echoPort)), EchoUDP)
+            threading.Thread(target=udp.serve_forever, daemon=True).start()
             class Echo(socketserver.BaseRequestHandler):
                 def handle(self):
                     while True:
@@ -59,6 +65,21 @@ extension IntegrationSuite {
                 print("timeout")
             """
 
+        /// Sends two datagrams to HOST:PORT and prints each answer with the address it came from, or `timeout`.
+        static let udpClient = """
+            import socket, sys
+            host, port = sys.argv[1], int(sys.argv[2])
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(3)
+            for message in (b"first datagram", b"second datagram"):
+                s.sendto(message, (host, port))
+                try:
+                    data, sender = s.recvfrom(65536)
+                    print(data.decode(), sender[0], sender[1])
+                except socket.timeout:
+                    print("timeout")
+            """
+
         @Test func connectionsToFakeAddressesReachTheRealServerAndTheJournalNamesTheDomain() throws {
             let client = try NetworkNamespace("fc")
             defer { client.delete() }
@@ -76,7 +97,7 @@ extension IntegrationSuite {
             try gateway.ip(["route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100"])
             try gateway.run("/usr/sbin/nft", [
                 "add table ip dgtproxy ; add chain ip dgtproxy prerouting { type filter hook prerouting priority mangle ; } ; "
-                    + "add rule ip dgtproxy prerouting ip daddr 198.18.0.0/15 meta l4proto tcp "
+                    + "add rule ip dgtproxy prerouting ip daddr 198.18.0.0/15 meta l4proto { tcp, udp } "
                     + "tproxy to :\(Self.proxyPort) meta mark set 1",
             ])
             let echo = try Daemon(name: "echo", executable: "/usr/bin/python3", arguments: ["-c", Self.echoServer],
@@ -128,6 +149,12 @@ extension IntegrationSuite {
             }, "\(dnsgate.log)")
             #expect(dnsgate.log.contains("sent=23") && dnsgate.log.contains("received=23"))
             #expect(dnsgate.log.contains("real=[IPv4]10.77.2.2/10.77.2.2:\(Self.echoPort)"))
+
+            // UDP: the answers come back from the fake address the client wrote to, for the whole flow.
+            let udp = try runCommand("/usr/bin/python3", ["-c", Self.udpClient, fake, "\(Self.echoPort)"],
+                                     namespace: client.name).output
+            #expect(udp == "first datagram \(fake) \(Self.echoPort)\nsecond datagram \(fake) \(Self.echoPort)\n", "\(udp)")
+            #expect(try waitUntil(timeout: 5) { dnsgate.log.contains("protocol=udp") }, "\(dnsgate.log)")
 
             // Reset at once: an address nobody was given, a rejected domain, a name whose address cannot be reached.
             #expect(try talk("198.18.200.200", "x") == "reset")
