@@ -143,6 +143,10 @@ let package = Package(
                            .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
+            name: "TransparentProxyTests",
+            dependencies: ["TransparentProxy", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "RedisTierTests",
             dependencies: ["RedisTier", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
         ),

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
     libsqlite3-dev knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 iputils-ping \
-    nftables \
+    nftables dante-server \
     python3 >/dev/null
 
 swift build

@@ -183,13 +183,46 @@ public enum ConfigLoader {
             }
             return ProxyRule(pattern: pattern, action: .reject)
         }
+        let socksRules = try values.list("fakeip.socks5.domains", default: [], allowEmpty: true).map { text in
+            guard let pattern = DomainPattern(text) else {
+                throw ConfigError(key: "fakeip.socks5.domains", value: text, allowed: "domains such as example.com")
+            }
+            return ProxyRule(pattern: pattern, action: .socks5)
+        }
+        let socks5 = try values.scalar("fakeip.socks5.server").map { text in
+            guard let server = Self.socks5Server(text) else {
+                throw ConfigError(key: "fakeip.socks5.server", value: text,
+                                  allowed: "socks5://[user:password@]IP:port, e.g. socks5://10.0.0.1:1080")
+            }
+            return server
+        }
+        if !socksRules.isEmpty, socks5 == nil {
+            throw ConfigError(key: "fakeip.socks5.server", value: "", allowed: "a server, since fakeip.socks5.domains is set")
+        }
         return TransparentProxySettings(
             listen: listen,
             connectTimeout: try values.duration("fakeip.proxy.connect_timeout", default: .seconds(3)),
             idleTimeout: try values.duration("fakeip.proxy.idle_timeout", default: .minutes(5)),
             udpIdleTimeout: try values.duration("fakeip.proxy.udp_idle_timeout", default: .seconds(60)),
             journal: try values.bool("fakeip.proxy.journal", default: false),
-            rules: rejected)
+            rules: rejected + socksRules,
+            socks5: socks5)
+    }
+
+    /// `socks5://[user:password@]address:port`.
+    private static func socks5Server(_ text: String) -> SOCKS5Server? {
+        guard text.hasPrefix("socks5://") else { return nil }
+        var rest = Substring(text.dropFirst("socks5://".count))
+        var username: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            username = credentials.first.map(String.init)
+            password = credentials.count == 2 ? String(credentials[1]) : nil
+            rest = rest[rest.index(after: at)...]
+        }
+        guard let address = ConfigValueParsing.socketAddress(String(rest)) else { return nil }
+        return SOCKS5Server(address: address, username: username, password: password)
     }
 
     private static func tunSettings(_ values: ConfigValues) throws -> TUNSettings? {

@@ -8,11 +8,14 @@ public struct ProxyRule: Sendable {
         case direct
         /// Refuse: the client's connection is reset.
         case reject
+        /// Through the configured SOCKS5 server, which is sent the domain name and resolves it.
+        case socks5
 
         public var description: String {
             switch self {
             case .direct: "direct"
             case .reject: "reject"
+            case .socks5: "socks5"
             }
         }
     }

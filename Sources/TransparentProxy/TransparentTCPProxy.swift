@@ -22,15 +22,19 @@ public struct TransparentProxySettings: Sendable {
     /// Whether each connection's open and close are logged with its domain (`fakeip.proxy.journal`).
     public var journal: Bool
     public var rules: [ProxyRule]
+    /// The server for rules with the `socks5` action.
+    public var socks5: SOCKS5Server?
 
     public init(listen: [SocketAddress], connectTimeout: TimeAmount = .seconds(3), idleTimeout: TimeAmount = .minutes(5),
-                udpIdleTimeout: TimeAmount = .seconds(60), journal: Bool = false, rules: [ProxyRule] = []) {
+                udpIdleTimeout: TimeAmount = .seconds(60), journal: Bool = false, rules: [ProxyRule] = [],
+                socks5: SOCKS5Server? = nil) {
         self.listen = listen
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.udpIdleTimeout = udpIdleTimeout
         self.journal = journal
         self.rules = rules
+        self.socks5 = socks5
     }
 }
 
@@ -113,16 +117,22 @@ final class TransparentTCPProxy: Sendable {
         var entry = ConnectionJournal.Entry(client: channel.remoteAddress, domain: name, fake: fake, port: port,
                                             transport: "tcp", dialer: "direct", started: started)
         let action = ProxyRule.action(for: name, in: self.settings.rules)
-        guard action == .direct else {
+        entry.dialer = "\(action)"
+        let loop = channel.eventLoop
+        let connected: EventLoopFuture<any Channel>
+        switch (action, self.settings.socks5) {
+        case (.direct, _):
+            connected = self.resolver.addresses(of: name, on: loop).flatMap { addresses in
+                self.dial(addresses.map { ($0, port) }, on: loop)
+            }
+        case (.socks5, .some(let server)):
+            connected = self.dial(through: server, to: name, port: port, on: loop)
+        case (.reject, _), (.socks5, .none):
             pool.unpin(fake)
-            entry.dialer = "\(action)"
             self.journal.failed(entry, reason: "rejected by rule")
             return Self.reset(channel)
         }
-        let loop = channel.eventLoop
-        self.resolver.addresses(of: name, on: loop).flatMap { addresses in
-            self.dial(addresses.map { ($0, port) }, on: loop)
-        }.assumeIsolated().whenComplete { result in
+        connected.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let upstream):
                 entry.real = upstream.remoteAddress
@@ -156,6 +166,41 @@ final class TransparentTCPProxy: Sendable {
             .connect(to: socketAddress)
             .flatMapError { error in
                 targets.count > 1 ? self.dial(Array(targets.dropFirst()), on: loop) : loop.makeFailedFuture(error)
+            }
+    }
+
+    /// Connects to `server` and asks it to connect to `domain`:`port`.
+    private func dial(through server: SOCKS5Server, to domain: String, port: Int, on loop: any EventLoop)
+        -> EventLoopFuture<any Channel>
+    {
+        let established = loop.makePromise(of: Void.self)
+        return ClientBootstrap(group: loop)
+            .connectTimeout(self.settings.connectTimeout)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        SOCKS5Handshake(server: server, domain: domain, port: port, established: established),
+                        EarlyInputBuffer {})
+                }
+            }
+            .connect(to: server.address)
+            .flatMap { channel in
+                let timeout = loop.scheduleTask(in: self.settings.connectTimeout) {
+                    established.fail(SOCKS5Error(description: "the SOCKS5 server did not answer in time"))
+                }
+                return established.futureResult.map { _ in
+                    timeout.cancel()
+                    return channel
+                }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+            .flatMapErrorThrowing { error in
+                established.fail(error)
+                throw error
             }
     }
 

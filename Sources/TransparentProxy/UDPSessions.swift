@@ -72,8 +72,9 @@ final class UDPSessions {
         let entry = ConnectionJournal.Entry(client: client, domain: name, fake: fake, port: port, transport: "udp",
                                             dialer: "direct", started: .now())
         guard ProxyRule.action(for: name, in: self.settings.rules) == .direct else {
+            // Rejected, or meant for SOCKS5, whose UDP ASSOCIATE this proxy does not speak yet.
             pool.unpin(fake)
-            return self.journal.failed(entry, reason: "rejected by rule")
+            return self.journal.failed(entry, reason: "not relayed over UDP by rule")
         }
         let session = Session(key: key, fake: fake, pool: pool, entry: entry)
         session.waiting.append(payload)

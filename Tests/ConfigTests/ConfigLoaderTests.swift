@@ -148,20 +148,33 @@ import Testing
             "dnsgate.example.yaml").path), environment: ["DNSGATE_TUN_ENABLED": "true"]).tun
         #expect(tun?.addresses.map(\.description) == ["169.254.53.53", "fd53:7a9c:1e42::53"])
         #expect(tun?.mtu == 1500 && tun?.name == "dnsgate0")
+        let fakeIP = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: root.appendingPathComponent(
+            "dnsgate.example.yaml").path), environment: ["DNSGATE_FAKEIP_ENABLED": "true"]).fakeIP
+        #expect(fakeIP?.range.description == "198.18.0.0/15" && fakeIP?.range6 == nil)
+        #expect(fakeIP?.answer.ttl == 60 && fakeIP?.answer.resolveFirst == true && fakeIP?.proxy == nil)
     }
 
     @Test(arguments: [
-        (["DNSGATE_TUN_NAME": "a name with spaces"], "tun.name"),
-        (["DNSGATE_TUN_MTU": "576"], "tun.mtu"),
-        (["DNSGATE_TUN_ADDRESSES": "1.2.3.4,bogus"], "tun.addresses"),
-        (["DNSGATE_TUN_DEVICE_ADDRESSES": "169.254.53.1"], "tun.device_addresses"),
+        (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_NAME": "a name with spaces"], "tun.name"),
+        (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_MTU": "576"], "tun.mtu"),
+        (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_ADDRESSES": "1.2.3.4,bogus"], "tun.addresses"),
+        (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_DEVICE_ADDRESSES": "169.254.53.1"], "tun.device_addresses"),
+        (["DNSGATE_FAKEIP_RANGE": "198.18.0.0/31"], "fakeip.range"),
+        (["DNSGATE_FAKEIP_RANGE": "fd00::/64"], "fakeip.range"),
+        (["DNSGATE_FAKEIP_RANGE6": "10.0.0.0/8"], "fakeip.range6"),
+        (["DNSGATE_FAKEIP_EXCLUDE": "a*b"], "fakeip.exclude"),
+        (["DNSGATE_FAKEIP_PROXY_LISTEN": "everywhere"], "fakeip.proxy.listen"),
+        (["DNSGATE_FAKEIP_TTL": "2d"], "fakeip.ttl"),
     ])
-    func badTUNSettingsNameTheKey(environment: [String: String], key: String) async {
+    func badModeSettingsNameTheKey(environment: [String: String], key: String) async {
+        // The fake-IP cases switch it on here; the TUN cases switch TUN on themselves.
+        let enabled = key.hasPrefix("fakeip") ? ["DNSGATE_FAKEIP_ENABLED": "true"] : [:]
         await #expect {
             _ = try await ConfigLoader.load(overrides: ConfigOverrides(),
-                                            environment: environment.merging(["DNSGATE_TUN_ENABLED": "true"]) { $1 })
+                                            environment: environment.merging(enabled) { $1 })
         } throws: { error in
             (error as? ConfigError)?.key == key
         }
     }
+
 }

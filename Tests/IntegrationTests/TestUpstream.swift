@@ -127,6 +127,7 @@ final class TestUpstream: @unchecked Sendable {
             echo    A     10.77.2.2
             blocked A     10.77.2.2
             nowhere A     10.77.2.99
+            viasocks A    10.77.2.99
 
             """
         for index in 0..<8 { zone += "multi A 198.19.255.\(10 + index)\n" }

@@ -106,6 +106,49 @@ extension IntegrationSuite {
             defer { echo.stop() }
             let upstream = try TestUpstream(namespace: gateway.name)
             defer { upstream.stop() }
+            // A real SOCKS5 server (Dante) in the server namespace, which resolves names from its own hosts file:
+            // `viasocks` is 10.77.2.99 in knot (unreachable) and the echo server in Dante's view.
+            let hostsDirectory = "/etc/netns/\(server.name)"
+            try FileManager.default.createDirectory(atPath: hostsDirectory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: hostsDirectory) }
+            try "127.0.0.1 localhost\n10.77.2.2 viasocks.\(TestUpstream.zone.dropLast())\n"
+                .write(toFile: hostsDirectory + "/hosts", atomically: true, encoding: .utf8)
+            let danteLog = NSTemporaryDirectory() + "dnsgate-danted-\(getpid()).log"
+            try? FileManager.default.removeItem(atPath: danteLog)
+            let danteConfig = NSTemporaryDirectory() + "dnsgate-danted-\(getpid()).conf"
+            try """
+                logoutput: \(danteLog)
+                debug: 1
+                internal: 10.77.2.2 port = 1080
+                external: 10.77.2.2
+                clientmethod: none
+                socksmethod: none
+                user.privileged: root
+                user.unprivileged: nobody
+                client pass {
+                    from: 10.77.0.0/16 to: 0.0.0.0/0
+                    log: connect error
+                }
+                socks pass {
+                    from: 10.77.0.0/16 to: 0.0.0.0/0
+                    command: connect
+                    log: connect error
+                }
+                """.write(toFile: danteConfig, atomically: true, encoding: .utf8)
+            // In a session of its own (it signals its whole process group, which must not include the test), and
+            // stopped by the PID it writes.
+            let dantePIDFile = NSTemporaryDirectory() + "dnsgate-danted-\(getpid()).pid"
+            try? FileManager.default.removeItem(atPath: dantePIDFile)
+            _ = try Daemon(name: "danted", executable: "/usr/bin/setsid",
+                           arguments: ["-f", "/usr/sbin/danted", "-f", danteConfig, "-p", dantePIDFile],
+                           logPath: NSTemporaryDirectory() + "dnsgate-danted-out-\(getpid()).log",
+                           namespace: server.name)
+            defer {
+                if let text = try? String(contentsOfFile: dantePIDFile, encoding: .utf8),
+                    let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    kill(pid, SIGKILL)  // it ignores SIGTERM while its children run; they exit with it
+                }
+            }
 
             let directory = NSTemporaryDirectory() + "dnsgate-tproxy-\(getpid())"
             try? FileManager.default.removeItem(atPath: directory)
@@ -115,6 +158,9 @@ extension IntegrationSuite {
                   enabled: true
                   database: \(directory)/map.sqlite
                   reject: [blocked.\(TestUpstream.zone)]
+                  socks5:
+                    server: socks5://10.77.2.2:1080
+                    domains: [viasocks.\(TestUpstream.zone)]
                   proxy:
                     listen: [0.0.0.0:\(Self.proxyPort)]
                     journal: true
@@ -155,6 +201,13 @@ extension IntegrationSuite {
                                      namespace: client.name).output
             #expect(udp == "first datagram \(fake) \(Self.echoPort)\nsecond datagram \(fake) \(Self.echoPort)\n", "\(udp)")
             #expect(try waitUntil(timeout: 5) { dnsgate.log.contains("protocol=udp") }, "\(dnsgate.log)")
+
+            // Through SOCKS5: Dante gets the domain name and resolves it itself.
+            #expect(waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: dantePIDFile) }, "Dante started")
+            #expect(try talk(try #require(try resolve("viasocks")), "via socks") == "via socks")
+            let danteSaw = (try? String(contentsOfFile: danteLog, encoding: .utf8)) ?? ""
+            #expect(danteSaw.contains("viasocks.test.example"), "\(danteSaw)")
+            #expect(dnsgate.log.contains("dialer=socks5"))
 
             // Reset at once: an address nobody was given, a rejected domain, a name whose address cannot be reached.
             #expect(try talk("198.18.200.200", "x") == "reset")

@@ -1,0 +1,147 @@
+public import NIOCore
+
+/// A SOCKS5 server to dial through (RFC 1928), with optional username/password authentication (RFC 1929).
+public struct SOCKS5Server: Sendable, Hashable, CustomStringConvertible {
+    public var address: SocketAddress
+    public var username: String?
+    public var password: String?
+
+    public init(address: SocketAddress, username: String? = nil, password: String? = nil) {
+        self.address = address
+        self.username = username
+        self.password = password
+    }
+
+    public var description: String { "socks5://\(self.username.map { "\($0):***@" } ?? "")\(self.address)" }
+}
+
+/// Why a SOCKS5 server would not connect.
+public struct SOCKS5Error: Error, CustomStringConvertible, Hashable {
+    public let description: String
+}
+
+/// The client side of a SOCKS5 CONNECT: greeting, optional RFC 1929 authentication, then CONNECT with the
+/// *domain name* (address type 3), so that the server resolves it. On success it passes on any bytes that came
+/// after the reply and leaves the pipeline; on failure it fails `established`. Sits first in the pipeline.
+final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case greeting
+        case authenticating
+        case connecting
+        case done
+    }
+
+    private let server: SOCKS5Server
+    private let domain: String
+    private let port: Int
+    private let established: EventLoopPromise<Void>
+    private var state = State.greeting
+    private var buffer = ByteBuffer()
+
+    init(server: SOCKS5Server, domain: String, port: Int, established: EventLoopPromise<Void>) {
+        self.server = server
+        self.domain = domain.hasSuffix(".") ? String(domain.dropLast()) : domain
+        self.port = port
+        self.established = established
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let methods: [UInt8] = self.server.username == nil ? [0x00] : [0x00, 0x02]
+        self.send(context, [0x05, UInt8(methods.count)] + methods)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = self.unwrapInboundIn(data)
+        self.buffer.writeBuffer(&bytes)
+        do {
+            try self.advance(context)
+        } catch {
+            self.fail(context, error)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.fail(context, SOCKS5Error(description: "the SOCKS5 server closed the connection"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.fail(context, error)
+    }
+
+    private func advance(_ context: ChannelHandlerContext) throws {
+        while true {
+            switch self.state {
+            case .greeting:
+                guard let reply = self.buffer.readBytes(length: 2) else { return }
+                guard reply[0] == 0x05 else { throw SOCKS5Error(description: "not a SOCKS5 server") }
+                switch reply[1] {
+                case 0x00:
+                    self.sendConnect(context)
+                case 0x02 where self.server.username != nil:
+                    let user = Array((self.server.username ?? "").utf8.prefix(255))
+                    let password = Array((self.server.password ?? "").utf8.prefix(255))
+                    self.send(context, [0x01, UInt8(user.count)] + user + [UInt8(password.count)] + password)
+                    self.state = .authenticating
+                default:
+                    throw SOCKS5Error(description: "the SOCKS5 server accepts none of the offered methods")
+                }
+            case .authenticating:
+                guard let reply = self.buffer.readBytes(length: 2) else { return }
+                guard reply[1] == 0x00 else { throw SOCKS5Error(description: "the SOCKS5 server refused the credentials") }
+                self.sendConnect(context)
+            case .connecting:
+                guard let length = self.replyLength() else { return }
+                guard let reply = self.buffer.readBytes(length: length) else { return }
+                guard reply[1] == 0x00 else {
+                    throw SOCKS5Error(description: "the SOCKS5 server could not connect (reply \(reply[1]))")
+                }
+                self.state = .done
+                self.established.succeed()
+                let rest = self.buffer
+                self.buffer = ByteBuffer()
+                if rest.readableBytes > 0 { context.fireChannelRead(self.wrapInboundOut(rest)) }
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            case .done:
+                return
+            }
+        }
+    }
+
+    /// The CONNECT reply's length, once its address type is known.
+    private func replyLength() -> Int? {
+        guard let type = self.buffer.getInteger(at: self.buffer.readerIndex + 3, as: UInt8.self) else { return nil }
+        switch type {
+        case 0x01: return 4 + 4 + 2
+        case 0x04: return 4 + 16 + 2
+        case 0x03:
+            guard let length = self.buffer.getInteger(at: self.buffer.readerIndex + 4, as: UInt8.self) else { return nil }
+            return 4 + 1 + Int(length) + 2
+        default: return 4
+        }
+    }
+
+    private func sendConnect(_ context: ChannelHandlerContext) {
+        let name = Array(self.domain.utf8.prefix(255))
+        self.send(context, [0x05, 0x01, 0x00, 0x03, UInt8(name.count)] + name
+            + [UInt8(self.port >> 8), UInt8(self.port & 0xFF)])
+        self.state = .connecting
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+        guard self.state != .done else { return }
+        self.state = .done
+        self.established.fail(error)
+        context.close(promise: nil)
+    }
+}
