@@ -7,6 +7,9 @@ final class GlueHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// The peer ended its input with a FIN: when this channel then closes, its partner still has to deliver what
+    /// it holds, and ends with its own EOF instead of an abrupt close.
+    private var inputEnded = false
     /// Bytes read from this handler's channel (and so written to the partner's).
     private(set) var bytesRead = 0
 
@@ -78,11 +81,12 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.partner?.partnerCloseFull()
+        if !self.inputEnded { self.partner?.partnerCloseFull() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
+            self.inputEnded = true
             self.partner?.partnerWriteEOF()
         } else if event is IdleStateHandler.IdleStateEvent {
             context.close(promise: nil)
