@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs dnsgate's whole test suite on a fresh Debian machine: installs the real servers and clients the
-# integration tests drive (knot, dnsdist, redis-server, kdig, dnsperf, openssl), builds, and runs every unit and integration test.
+# Runs dnsgate's whole test suite on a fresh Debian machine: installs SQLite's headers and the real servers and
+# clients the integration tests drive (knot, dnsdist, redis-server, Dante, kdig, dnsperf, ping, nft, Python for
+# echo servers, openssl), builds, and runs every unit and integration test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
