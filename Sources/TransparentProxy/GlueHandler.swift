@@ -10,6 +10,8 @@ final class GlueHandler {
     /// The peer ended its input with a FIN: when this channel then closes, its partner still has to deliver what
     /// it holds, and ends with its own EOF instead of an abrupt close.
     private var inputEnded = false
+    /// The newest write to this handler's channel; writes complete in order, so when it is done, all are.
+    private var lastWrite: EventLoopFuture<Void>?
     /// Bytes read from this handler's channel (and so written to the partner's).
     private(set) var bytesRead = 0
 
@@ -25,7 +27,10 @@ final class GlueHandler {
     }
 
     private func partnerWrite(_ data: NIOAny) {
-        self.context?.write(data, promise: nil)
+        guard let context = self.context else { return }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(data, promise: written)
+        self.lastWrite = written.futureResult
     }
 
     private func partnerFlush() {
@@ -36,9 +41,9 @@ final class GlueHandler {
     /// still queued behind back-pressure, and the tail of the stream would be lost.
     private func partnerWriteEOF() {
         guard let context = self.context else { return }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(NIOAny(ByteBuffer()), promise: written)
-        written.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
+        context.flush()
+        guard let lastWrite = self.lastWrite else { return context.close(mode: .output, promise: nil) }
+        lastWrite.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
     }
 
     private func partnerCloseFull() {
