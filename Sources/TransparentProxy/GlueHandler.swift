@@ -10,6 +10,8 @@ final class GlueHandler {
     /// The peer ended its input with a FIN: when this channel then closes, its partner still has to deliver what
     /// it holds, and ends with its own EOF instead of an abrupt close.
     private var inputEnded = false
+    /// This channel's output was closed because its partner's input ended.
+    private var outputEnded = false
     /// The newest write to this handler's channel; writes complete in order, so when it is done, all are.
     private var lastWrite: EventLoopFuture<Void>?
     /// Bytes read from this handler's channel (and so written to the partner's).
@@ -40,7 +42,8 @@ final class GlueHandler {
     /// Closes the output once everything written before has gone out: closing it at once would fail the writes
     /// still queued behind back-pressure, and the tail of the stream would be lost.
     private func partnerWriteEOF() {
-        guard let context = self.context else { return }
+        guard let context = self.context, !self.outputEnded else { return }
+        self.outputEnded = true
         context.flush()
         guard let lastWrite = self.lastWrite else { return context.close(mode: .output, promise: nil) }
         lastWrite.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
@@ -86,7 +89,14 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if !self.inputEnded { self.partner?.partnerCloseFull() }
+        if self.inputEnded { return }
+        if self.outputEnded {
+            // NIO closes a channel whose output is shut as soon as the peer's FIN arrives, without an inputClosed
+            // event first: that is a clean end of input too.
+            self.partner?.partnerWriteEOF()
+        } else {
+            self.partner?.partnerCloseFull()
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
