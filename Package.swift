@@ -51,8 +51,9 @@ let package = Package(
         .target(
             name: "DNSFrontend",
             dependencies: [
-                "DNSCore", "DNSWire", nioCore, nioPosix, logging,
+                "DNSCore", "DNSWire", "CLinuxNet", nioCore, nioPosix, logging,
                 .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: upcomingFeatures
         ),

@@ -1,6 +1,7 @@
 public import DNSCore
 public import Logging
 public import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 
 #if canImport(Glibc)
@@ -41,7 +42,8 @@ public struct FrontendError: Error, CustomStringConvertible {
 }
 
 /// The plain DNS listeners: for every configured address a UDP socket per event loop (`SO_REUSEPORT`, so both
-/// cores read), and one TCP listener whose connections are spread over the loops.
+/// cores read), each served by a ``UDPQueryListener`` thread, and one TCP listener whose connections are spread
+/// over the loops.
 public final class DNSFrontend: Sendable {
     /// Datagrams read per `recvmmsg` call.
     static let vectorReadCount = 32
@@ -54,7 +56,7 @@ public final class DNSFrontend: Sendable {
     private let logger: Logger
     private let udpInFlight = InFlightCounter()
     private let tcpConnections: ConnectionLimiter
-    private let udpChannels = ChannelRegistry()
+    private let udpListeners = NIOLockedValueBox<[UDPQueryListener]>([])
     private let tcpListeners = ChannelRegistry()
 
     public init(configuration: FrontendConfiguration, pipeline: any DNSHandler, group: any EventLoopGroup,
@@ -69,7 +71,7 @@ public final class DNSFrontend: Sendable {
     /// Opens every listener; throws ``FrontendError`` naming the address that could not be bound.
     public func start() async throws {
         for address in self.configuration.listen {
-            let port = try await self.bindUDP(address)
+            let port = try self.bindUDP(address)
             var tcpAddress = address
             tcpAddress.port = port
             try await self.bindTCP(tcpAddress)
@@ -77,35 +79,18 @@ public final class DNSFrontend: Sendable {
         }
     }
 
-    /// Binds a UDP socket on every loop; returns the port (the one the kernel chose when `address` has port 0).
-    private func bindUDP(_ address: SocketAddress) async throws -> Int {
+    /// Opens a UDP socket per event loop, each read by its own thread; returns the port (the one the kernel chose
+    /// when `address` has port 0).
+    private func bindUDP(_ address: SocketAddress) throws(FrontendError) -> Int {
         var address = address
+        let responder = UDPQueryResponder(pipeline: self.pipeline, queryTimeout: self.configuration.queryTimeout)
         for loop in self.group.makeIterator() {
-            let pipeline = self.pipeline
-            let timeout = self.configuration.queryTimeout
-            let inFlight = self.udpInFlight
-            do {
-                let channel = try await DatagramBootstrap(group: loop)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-                    .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-                    // One recvmmsg per readable event: a second call in the same tick mostly returns EAGAIN, and
-                    // epoll reports the socket again if more than one vector's worth is waiting.
-                    .channelOption(.maxMessagesPerRead, value: 1)
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
-                        capacity: Self.vectorReadCount * Self.maxQuerySize))
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                UDPQueryHandler(pipeline: pipeline, queryTimeout: timeout, inFlight: inFlight))
-                        }
-                    }
-                    .bind(to: address).get()
-                _ = self.udpChannels.add(channel)
-                if let port = channel.localAddress?.port { address.port = port }
-            } catch {
-                throw FrontendError(description: "cannot listen on udp \(address): \(error)")
-            }
+            let socket = try UDPListenerSocket(boundTo: address)
+            let listener = UDPQueryListener(socket: socket, responder: responder, eventLoop: loop,
+                                            inFlight: self.udpInFlight)
+            self.udpListeners.withLockedValue { $0.append(listener) }
+            try listener.start()
+            if let port = socket.localAddress?.port { address.port = port }
         }
         return address.port ?? 0
     }
@@ -144,7 +129,8 @@ public final class DNSFrontend: Sendable {
 
     /// The addresses actually bound (ports filled in), UDP and TCP alike.
     public var boundAddresses: [SocketAddress] {
-        (self.udpChannels.all + self.tcpListeners.all).compactMap(\.localAddress)
+        self.udpListeners.withLockedValue { $0 }.compactMap(\.socket.localAddress)
+            + self.tcpListeners.all.compactMap(\.localAddress)
     }
 
     /// Stops taking queries, lets the ones in flight finish for up to `gracePeriod`, then closes everything.
@@ -152,9 +138,9 @@ public final class DNSFrontend: Sendable {
         for listener in self.tcpListeners.all {
             try? await listener.close()
         }
-        let udpChannels = self.udpChannels.all
-        for channel in udpChannels {
-            try? await channel.setOption(.autoRead, value: false).get()
+        let udpListeners = self.udpListeners.withLockedValue { $0 }
+        for listener in udpListeners {
+            await listener.stopReceiving()
         }
         for connection in self.tcpConnections.channels {
             connection.pipeline.fireUserInboundEventTriggered(TCPQueryHandler.Drain())
@@ -170,7 +156,10 @@ public final class DNSFrontend: Sendable {
                 "udp": "\(self.udpInFlight.value)", "tcpConnections": "\(self.tcpConnections.openConnections)",
             ])
         }
-        for channel in udpChannels + self.tcpConnections.channels {
+        for listener in udpListeners {
+            listener.socket.close()
+        }
+        for channel in self.tcpConnections.channels {
             try? await channel.close()
         }
     }

@@ -4,7 +4,7 @@ import Atomics
 final class InFlightCounter: Sendable {
     private let count = ManagedAtomic<Int>(0)
 
-    func increment() { self.count.wrappingIncrement(ordering: .relaxed) }
+    func add(_ queries: Int) { self.count.wrappingIncrement(by: queries, ordering: .relaxed) }
     func decrement() { self.count.wrappingDecrement(ordering: .relaxed) }
     var value: Int { self.count.load(ordering: .relaxed) }
 }

@@ -38,3 +38,12 @@ enum TestQueries {
         return out
     }
 }
+
+/// A pipeline that fails every query, as one does when every upstream is gone.
+struct FailingHandler: DNSHandler {
+    struct Failure: Error {}
+
+    func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
+        eventLoop.makeFailedFuture(Failure())
+    }
+}

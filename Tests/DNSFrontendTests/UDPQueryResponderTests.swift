@@ -6,18 +6,29 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@Suite struct UDPQueryHandlerTests {
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct UDPQueryResponderTests {
     private let client = try! SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
 
+    /// What the client gets for `query`: the immediate reply, or the pipeline's answer run on an embedded loop.
     private func exchange(_ query: ByteBuffer, handler: any DNSHandler = EchoHandler()) throws -> ByteBuffer? {
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(
-            UDPQueryHandler(pipeline: handler, queryTimeout: .seconds(5), inFlight: InFlightCounter()))
-        try channel.writeInbound(AddressedEnvelope(remoteAddress: self.client, data: query))
-        channel.embeddedEventLoop.run()
-        let reply = try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self)
-        if let reply { #expect(reply.remoteAddress == self.client) }
-        return reply?.data
+        let responder = UDPQueryResponder(pipeline: handler, queryTimeout: .seconds(5))
+        switch responder.respond(to: query, from: self.client) {
+        case .none:
+            return nil
+        case .reply(let reply):
+            return reply
+        case .later(let request):
+            let loop = EmbeddedEventLoop()
+            var sent = [ByteBuffer]()
+            responder.answer(request, on: loop) { sent.append($0) }
+            loop.run()
+            #expect(sent.count == 1, "exactly one answer per query")
+            return sent.first
+        }
     }
 
     @Test func answersWithoutEDNSAreCutTo512WithTC() throws {
@@ -59,6 +70,30 @@ import Testing
         var response = TestQueries.query("a.test", id: 1)
         response.setDNSFlags(DNSHeader.Flag.qr)
         #expect(try self.exchange(response) == nil)
+    }
+
+    @Test func aFailingPipelineGivesServFail() throws {
+        let reply = try #require(try self.exchange(TestQueries.query("a.test", id: 9), handler: FailingHandler()))
+        #expect(DNSHeader(reply)?.id == 9)
+        #expect(DNSHeader(reply)?.rcodeLow == 2)
+    }
+
+    @Test func clientAddressesFromTheKernelKeepAddressAndPort() throws {
+        var v4 = sockaddr_in()
+        v4.sin_family = sa_family_t(AF_INET)
+        v4.sin_port = UInt16(5353).bigEndian
+        v4.sin_addr.s_addr = UInt32(0x7F00_0002).bigEndian
+        let fromV4 = try #require(withUnsafePointer(to: v4) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress(clientAddress: $0) }
+        })
+        #expect(fromV4 == (try SocketAddress(ipAddress: "127.0.0.2", port: 5353)))
+        #expect(fromV4.ipAddress == "127.0.0.2")
+        let six = try SocketAddress(ipAddress: "fd00::53", port: 853)
+        let fromV6 = try #require(six.withSockAddr { address, _ in SocketAddress(clientAddress: address) })
+        #expect(fromV6 == six)
+        var unix = sockaddr()
+        unix.sa_family = sa_family_t(AF_UNIX)
+        #expect(SocketAddress(clientAddress: &unix) == nil)
     }
 
     @Test func otherOpcodesGetNotImp() throws {

@@ -1,0 +1,56 @@
+import DNSCore
+import DNSWire
+import NIOCore
+
+/// What dnsgate does with one query datagram, whatever reads the socket: an answer now (error replies, cache hits
+/// and other immediate answers), the pipeline's answer later, or nothing. Every answer is cut to the client's
+/// EDNS payload size (512 bytes without EDNS) with TC=1 when it does not fit.
+struct UDPQueryResponder: Sendable {
+    /// The fate of one datagram.
+    enum Outcome {
+        /// Not a query worth answering (not DNS, or a response): dropped.
+        case none
+        /// Send this at once.
+        case reply(ByteBuffer)
+        /// Needs the asynchronous pipeline: hand it to ``answer(_:on:send:)`` on an event loop.
+        case later(DNSRequest)
+    }
+
+    let pipeline: any DNSHandler
+    let queryTimeout: TimeAmount
+
+    /// Classifies `datagram` from `client` and answers it if that needs no waiting.
+    func respond(to datagram: ByteBuffer, from client: SocketAddress) -> Outcome {
+        let metadata = DNSRequestMetadata(client: client, transport: .udp)
+        switch QueryIntake(message: datagram, metadata: metadata, deadline: .now() + self.queryTimeout) {
+        case .drop:
+            return .none
+        case .reply(let reply):
+            return Self.fitted(reply, limit: 512).map(Outcome.reply) ?? .none
+        case .request(let request):
+            guard let response = self.pipeline.immediateAnswer(to: request) else { return .later(request) }
+            return Self.fitted(response.message, limit: request.maxUDPResponseSize).map(Outcome.reply) ?? .none
+        }
+    }
+
+    /// Answers `request` through the pipeline on `eventLoop` (call it there) and passes the answer, or SERVFAIL
+    /// when the pipeline fails or answers with something unusable, to `send` (always called once).
+    func answer(_ request: DNSRequest, on eventLoop: any EventLoop, send: @escaping (ByteBuffer) -> Void) {
+        let limit = request.maxUDPResponseSize
+        self.pipeline.handle(request, eventLoop: eventLoop).assumeIsolated().whenComplete { result in
+            let message = switch result {
+            case .success(let response): response.message
+            case .failure: DNSResponse.error(.servFail, for: request).message
+            }
+            send(Self.fitted(message, limit: limit) ?? DNSResponse.error(.servFail, for: request).message)
+        }
+    }
+
+    /// `message`, truncated to header, question and OPT with TC=1 when it is longer than `limit`; nil when it is
+    /// too long and cannot be parsed.
+    static func fitted(_ message: ByteBuffer, limit: Int) -> ByteBuffer? {
+        guard message.readableBytes > limit else { return message }
+        guard let view = try? DNSMessageView(message) else { return nil }
+        return message.dnsTruncated(view: view)
+    }
+}
