@@ -59,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "RedisTier",
-            dependencies: ["DNSCache", nioCore, nioPosix, logging],
+            dependencies: ["DNSCache", "DNSCore", nioCore, nioPosix, logging],
             swiftSettings: upcomingFeatures
         ),
         .target(name: "CLinuxNet"),

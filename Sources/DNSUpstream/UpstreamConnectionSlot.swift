@@ -1,3 +1,4 @@
+import DNSCore
 import Logging
 import NIOCore
 import NIOSSL
@@ -20,9 +21,6 @@ final class UpstreamConnectionSlot {
         var promise: EventLoopPromise<UpstreamAnswer>
     }
 
-    static let initialBackoff = TimeAmount.milliseconds(100)
-    static let maxBackoff = TimeAmount.seconds(5)
-
     private let eventLoop: any EventLoop
     private let connector: any UpstreamConnector
     private let name: String
@@ -30,7 +28,7 @@ final class UpstreamConnectionSlot {
     private let logger: Logger
     private var state = State.idle
     private var waiters: [Waiter] = []
-    private var consecutiveFailures = 0
+    private var backoff = ReconnectBackoff()
 
     init(eventLoop: any EventLoop, connector: any UpstreamConnector, name: String, maxWaiters: Int, logger: Logger) {
         self.eventLoop = eventLoop
@@ -100,10 +98,9 @@ final class UpstreamConnectionSlot {
             channel.close(promise: nil)
             return
         }
-        if self.consecutiveFailures > 0 {
+        if self.backoff.succeeded() {
             self.logger.notice("upstream reachable again", metadata: ["upstream": "\(self.name)"])
         }
-        self.consecutiveFailures = 0
         self.state = .ready(multiplexer)
         channel.closeFuture.assumeIsolated().whenComplete { _ in
             guard case .ready(let current) = self.state, current === multiplexer else { return }
@@ -117,12 +114,10 @@ final class UpstreamConnectionSlot {
 
     private func connectFailed(_ error: any Error) {
         guard case .connecting = self.state else { return }
-        self.consecutiveFailures += 1
-        let exponent = min(self.consecutiveFailures - 1, 16)
-        let delay = min(Self.initialBackoff * (1 << exponent), Self.maxBackoff)
+        let delay = self.backoff.failed()
         let until = NIODeadline.now() + delay
         self.state = .backingOff(until: until)
-        if self.consecutiveFailures == 1 {
+        if self.backoff.consecutiveFailures == 1 {
             self.logger.warning("upstream connection failed", metadata: [
                 "upstream": "\(self.name)", "error": "\(error)",
             ])

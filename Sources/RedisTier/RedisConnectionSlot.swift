@@ -1,3 +1,4 @@
+import DNSCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,16 +16,13 @@ final class RedisConnectionSlot {
         case shutDown
     }
 
-    static let initialBackoff = TimeAmount.milliseconds(100)
-    static let maxBackoff = TimeAmount.seconds(5)
-
     private let eventLoop: any EventLoop
     private let url: RedisURL
     private let connectTimeout: TimeAmount
     private let maxPending: Int
     private let logger: Logger
     private var state = State.idle
-    private var consecutiveFailures = 0
+    private var backoff = ReconnectBackoff()
 
     init(eventLoop: any EventLoop, url: RedisURL, connectTimeout: TimeAmount, maxPending: Int, logger: Logger) {
         self.eventLoop = eventLoop
@@ -126,10 +124,9 @@ final class RedisConnectionSlot {
             channel.close(promise: nil)
             return
         }
-        if self.consecutiveFailures > 0 {
+        if self.backoff.succeeded() {
             self.logger.notice("Redis reachable again", metadata: ["redis": "\(self.url)"])
         }
-        self.consecutiveFailures = 0
         self.state = .ready(channel, handler)
         channel.closeFuture.assumeIsolated().whenComplete { _ in
             guard case .ready(let current, _) = self.state, current === channel else { return }
@@ -143,11 +140,9 @@ final class RedisConnectionSlot {
 
     private func connectFailed(_ error: any Error) {
         guard case .connecting(let waiting) = self.state else { return }
-        self.consecutiveFailures += 1
-        let exponent = min(self.consecutiveFailures - 1, 16)
-        let delay = min(Self.initialBackoff * (1 << exponent), Self.maxBackoff)
+        let delay = self.backoff.failed()
         self.state = .backingOff
-        if self.consecutiveFailures == 1 {
+        if self.backoff.consecutiveFailures == 1 {
             self.logger.warning("Redis connection failed; answers are not shared until it is back", metadata: [
                 "redis": "\(self.url)", "error": "\(error)",
             ])
