@@ -20,9 +20,18 @@ public struct SOCKS5Error: Error, CustomStringConvertible, Hashable {
     public let description: String
 }
 
-/// The client side of a SOCKS5 CONNECT: greeting, optional RFC 1929 authentication, then CONNECT with the
-/// *domain name* (address type 3), so that the server resolves it. On success it passes on any bytes that came
-/// after the reply and leaves the pipeline; on failure it fails `established`. Sits first in the pipeline.
+/// What to ask a SOCKS5 server for once authenticated.
+enum SOCKS5Command: Hashable {
+    /// A TCP connection to `domain`:`port`, which the server resolves (address type 3).
+    case connect(domain: String, port: Int)
+    /// A UDP relay (RFC 1928 §7) for datagrams from any port of this host; the reply names the relay's address.
+    case udpAssociate
+}
+
+/// The client side of a SOCKS5 request: greeting, optional RFC 1929 authentication, then the command. On success
+/// it fulfils `established` with the address in the server's reply (the relay for UDP ASSOCIATE; nil when the
+/// server names it by domain), passes on any bytes that came after the reply and leaves the pipeline; on failure
+/// it fails `established` and closes. Sits first in the pipeline.
 final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -36,16 +45,14 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private let server: SOCKS5Server
-    private let domain: String
-    private let port: Int
-    private let established: EventLoopPromise<Void>
+    private let command: SOCKS5Command
+    private let established: EventLoopPromise<SocketAddress?>
     private var state = State.greeting
     private var buffer = ByteBuffer()
 
-    init(server: SOCKS5Server, domain: String, port: Int, established: EventLoopPromise<Void>) {
+    init(server: SOCKS5Server, command: SOCKS5Command, established: EventLoopPromise<SocketAddress?>) {
         self.server = server
-        self.domain = domain.hasSuffix(".") ? String(domain.dropLast()) : domain
-        self.port = port
+        self.command = command
         self.established = established
     }
 
@@ -96,13 +103,13 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
                 guard reply[1] == 0x00 else { throw SOCKS5Error(description: "the SOCKS5 server refused the credentials") }
                 self.sendConnect(context)
             case .connecting:
-                guard let length = self.replyLength() else { return }
+                guard let length = try self.replyLength() else { return }
                 guard let reply = self.buffer.readBytes(length: length) else { return }
                 guard reply[1] == 0x00 else {
                     throw SOCKS5Error(description: "the SOCKS5 server could not connect (reply \(reply[1]))")
                 }
                 self.state = .done
-                self.established.succeed()
+                self.established.succeed(Self.boundAddress(in: reply))
                 let rest = self.buffer
                 self.buffer = ByteBuffer()
                 if rest.readableBytes > 0 { context.fireChannelRead(self.wrapInboundOut(rest)) }
@@ -114,8 +121,8 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// The CONNECT reply's length, once its address type is known.
-    private func replyLength() -> Int? {
+    /// The reply's length, once its address type is known.
+    private func replyLength() throws(SOCKS5Error) -> Int? {
         guard let type = self.buffer.getInteger(at: self.buffer.readerIndex + 3, as: UInt8.self) else { return nil }
         switch type {
         case 0x01: return 4 + 4 + 2
@@ -123,14 +130,38 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
         case 0x03:
             guard let length = self.buffer.getInteger(at: self.buffer.readerIndex + 4, as: UInt8.self) else { return nil }
             return 4 + 1 + Int(length) + 2
-        default: return 4
+        default: throw SOCKS5Error(description: "the SOCKS5 server replied with an unknown address type \(type)")
+        }
+    }
+
+    /// BND.ADDR and BND.PORT of a reply with an IPv4 or IPv6 address.
+    private static func boundAddress(in reply: [UInt8]) -> SocketAddress? {
+        let length = reply.count
+        guard length >= 4 + 4 + 2 else { return nil }
+        let port = Int(reply[length - 2]) << 8 | Int(reply[length - 1])
+        let address = reply[4..<(length - 2)]
+        switch (reply[3], address.count) {
+        case (0x01, 4):
+            return try? SocketAddress(ipAddress: address.map(String.init).joined(separator: "."), port: port)
+        case (0x04, 16):
+            let groups = stride(from: address.startIndex, to: address.endIndex, by: 2).map {
+                String(UInt16(address[$0]) << 8 | UInt16(address[$0 + 1]), radix: 16)
+            }
+            return try? SocketAddress(ipAddress: groups.joined(separator: ":"), port: port)
+        default:
+            return nil
         }
     }
 
     private func sendConnect(_ context: ChannelHandlerContext) {
-        let name = Array(self.domain.utf8.prefix(255))
-        self.send(context, [0x05, 0x01, 0x00, 0x03, UInt8(name.count)] + name
-            + [UInt8(self.port >> 8), UInt8(self.port & 0xFF)])
+        switch self.command {
+        case .connect(let domain, let port):
+            let name = Array(SOCKS5UDPHeader.bareName(domain).utf8.prefix(255))
+            self.send(context, [0x05, 0x01, 0x00, 0x03, UInt8(name.count)] + name + [UInt8(port >> 8), UInt8(port & 0xFF)])
+        case .udpAssociate:
+            // DST.ADDR 0.0.0.0:0: the datagrams will come from a port not known yet (RFC 1928 §7).
+            self.send(context, [0x05, 0x03, 0x00, 0x01, 0, 0, 0, 0, 0, 0])
+        }
         self.state = .connecting
     }
 

@@ -127,7 +127,8 @@ final class TransparentTCPProxy: Sendable {
                 self.dial(addresses.map { ($0, port) }, on: loop)
             }
         case (.socks5, .some(let server)):
-            connected = self.dial(through: server, to: name, port: port, on: loop)
+            connected = SOCKS5Dialer(server: server, connectTimeout: self.settings.connectTimeout)
+                .open(.connect(domain: name, port: port), on: loop).map(\.0)
         case (.reject, _), (.socks5, .none):
             pool.unpin(fake)
             self.journal.failed(entry, reason: "rejected by rule")
@@ -168,41 +169,6 @@ final class TransparentTCPProxy: Sendable {
             .connect(to: socketAddress)
             .flatMapError { error in
                 targets.count > 1 ? self.dial(Array(targets.dropFirst()), on: loop) : loop.makeFailedFuture(error)
-            }
-    }
-
-    /// Connects to `server` and asks it to connect to `domain`:`port`.
-    private func dial(through server: SOCKS5Server, to domain: String, port: Int, on loop: any EventLoop)
-        -> EventLoopFuture<any Channel>
-    {
-        let established = loop.makePromise(of: Void.self)
-        return ClientBootstrap(group: loop)
-            .connectTimeout(self.settings.connectTimeout)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
-                        SOCKS5Handshake(server: server, domain: domain, port: port, established: established),
-                        EarlyInputBuffer {})
-                }
-            }
-            .connect(to: server.address)
-            .flatMap { channel in
-                let timeout = loop.scheduleTask(in: self.settings.connectTimeout) {
-                    established.fail(SOCKS5Error(description: "the SOCKS5 server did not answer in time"))
-                }
-                return established.futureResult.map { _ in
-                    timeout.cancel()
-                    return channel
-                }.flatMapErrorThrowing { error in
-                    channel.close(promise: nil)
-                    throw error
-                }
-            }
-            .flatMapErrorThrowing { error in
-                established.fail(error)
-                throw error
             }
     }
 

@@ -7,7 +7,9 @@ import NIOPosix
 /// The UDP flows of the transparent proxy, keyed by client and fake destination, confined to one event loop. Each
 /// flow has a reply socket bound to the fake address and connected to the client (it sends the real server's
 /// answers from the address the client wrote to, and the kernel delivers the flow's later datagrams to it) and
-/// an unconnected socket towards the real server, whose datagrams from anyone else are dropped.
+/// an unconnected socket towards the real server, whose datagrams from anyone else are dropped. A flow whose rule
+/// says `socks5` sends to the relay of a SOCKS5 UDP ASSOCIATE instead, each datagram headed with the domain name;
+/// it ends when the association's TCP connection does.
 final class UDPSessions {
     struct Key: Hashable {
         var client: SocketAddress
@@ -23,6 +25,9 @@ final class UDPSessions {
         var real: SocketAddress?
         var upstream: (any Channel)?
         var reply: (any Channel)?
+        /// The SOCKS5 association's TCP connection, and the header that names the destination to its relay.
+        var control: (any Channel)?
+        var relayHeader: ByteBuffer?
         var lastActivity: NIODeadline
         var sent = 0
         var received = 0
@@ -69,19 +74,28 @@ final class UDPSessions {
         else {
             return self.journal.refused(client: client, destination: destination, reason: "unknown address")
         }
-        let entry = ConnectionJournal.Entry(client: client, domain: name, fake: fake, port: port, transport: "udp",
+        var entry = ConnectionJournal.Entry(client: client, domain: name, fake: fake, port: port, transport: "udp",
                                             dialer: "direct", started: .now())
-        guard ProxyRule.action(for: name, in: self.settings.rules) == .direct else {
-            // Rejected, or meant for SOCKS5, whose UDP ASSOCIATE this proxy does not speak yet.
-            pool.unpin(fake)
-            return self.journal.failed(entry, reason: "not relayed over UDP by rule")
-        }
+        let action = ProxyRule.action(for: name, in: self.settings.rules)
+        entry.dialer = "\(action)"
         let session = Session(key: key, fake: fake, pool: pool, entry: entry)
+        let target: EventLoopFuture<SocketAddress>
+        switch (action, self.settings.socks5) {
+        case (.direct, _):
+            target = self.resolver.addresses(of: name, on: self.loop).flatMapThrowing { addresses in
+                try Self.preferred(addresses, port: port, family: fake)
+            }
+        case (.socks5, .some(let server)):
+            target = self.associate(session, through: server, domain: name, port: port)
+        case (.reject, _), (.socks5, .none):
+            pool.unpin(fake)
+            return self.journal.failed(entry, reason: "rejected by rule")
+        }
         session.waiting.append(payload)
         self.sessions[key] = session
         self.startSweeping()
-        self.resolver.addresses(of: name, on: self.loop).assumeIsolated().flatMap { addresses in
-            self.open(session, addresses: addresses, port: port)
+        target.assumeIsolated().flatMap { real in
+            self.open(session, towards: real)
         }.whenComplete { result in
             switch result {
             case .success:
@@ -95,12 +109,41 @@ final class UDPSessions {
         }
     }
 
-    /// Opens the flow's two sockets; the real server is the first address of the client's family, else the first.
-    private func open(_ session: Session, addresses: [IPAddress], port: Int) -> EventLoopFuture<Void> {
-        let preferred = addresses.first { $0.isIPv4 == session.fake.isIPv4 } ?? addresses.first
+    /// The real server: the first address of the fake address's family, else the first.
+    private static func preferred(_ addresses: [IPAddress], port: Int, family fake: IPAddress) throws -> SocketAddress {
+        let preferred = addresses.first { $0.isIPv4 == fake.isIPv4 } ?? addresses.first
         guard let address = preferred, let real = try? SocketAddress(ipAddress: "\(address)", port: port) else {
-            return self.loop.makeFailedFuture(TransparentProxyError(description: "no address"))
+            throw TransparentProxyError(description: "no address")
         }
+        return real
+    }
+
+    /// Asks `server` for a UDP relay; the flow then lives as long as that association's TCP connection.
+    private func associate(_ session: Session, through server: SOCKS5Server, domain: String, port: Int)
+        -> EventLoopFuture<SocketAddress>
+    {
+        SOCKS5Dialer(server: server, connectTimeout: self.settings.connectTimeout)
+            .open(.udpAssociate, on: self.loop).assumeIsolated().flatMapThrowing { control, bound in
+                guard self.sessions[session.key] === session else {
+                    control.close(promise: nil)
+                    throw TransparentProxyError(description: "the flow ended before the SOCKS5 relay was ready")
+                }
+                session.control = control
+                session.relayHeader = SOCKS5UDPHeader.header(domain: domain, port: port)
+                control.closeFuture.assumeIsolated().whenComplete { _ in self.end(session) }
+                guard let bound, let relayPort = bound.port else {
+                    throw SOCKS5Error(description: "the SOCKS5 server named no relay address")
+                }
+                // A relay on "any address" is on the server's own address (RFC 1928 leaves this to the client).
+                guard bound.ipAddress == "0.0.0.0" || bound.ipAddress == "::" else { return bound }
+                var relay = server.address
+                relay.port = relayPort
+                return relay
+            }.nonisolated()
+    }
+
+    /// Opens the flow's two sockets: the reply socket as the fake address, and one towards `real`.
+    private func open(_ session: Session, towards real: SocketAddress) -> EventLoopFuture<Void> {
         session.real = real
         session.entry.real = real
         let descriptor = session.key.destination.withSockAddr { local, localLength in
@@ -135,15 +178,22 @@ final class UDPSessions {
             return
         }
         session.sent += payload.readableBytes
-        upstream.writeAndFlush(AddressedEnvelope(remoteAddress: real, data: payload), promise: nil)
+        var datagram = payload
+        if var header = session.relayHeader {
+            header.writeImmutableBuffer(payload)
+            datagram = header
+        }
+        upstream.writeAndFlush(AddressedEnvelope(remoteAddress: real, data: datagram), promise: nil)
     }
 
-    /// Real server to client, from the fake address.
+    /// Real server (or SOCKS5 relay) to client, from the fake address.
     private func answer(_ envelope: AddressedEnvelope<ByteBuffer>, _ session: Session) {
         guard envelope.remoteAddress == session.real, let reply = session.reply else { return }
+        let data = session.relayHeader == nil ? envelope.data : SOCKS5UDPHeader.payload(of: envelope.data)
+        guard let data else { return }
         session.lastActivity = .now()
-        session.received += envelope.data.readableBytes
-        reply.writeAndFlush(AddressedEnvelope(remoteAddress: session.key.client, data: envelope.data), promise: nil)
+        session.received += data.readableBytes
+        reply.writeAndFlush(AddressedEnvelope(remoteAddress: session.key.client, data: data), promise: nil)
     }
 
     private func end(_ session: Session, failure: String? = nil) {
@@ -151,6 +201,7 @@ final class UDPSessions {
         self.sessions[session.key] = nil
         session.upstream?.close(promise: nil)
         session.reply?.close(promise: nil)
+        session.control?.close(promise: nil)
         session.pool.unpin(session.fake)
         if let failure {
             self.journal.failed(session.entry, reason: failure)

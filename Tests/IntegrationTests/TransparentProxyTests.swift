@@ -141,8 +141,13 @@ extension IntegrationSuite {
                 }
                 socks pass {
                     from: 10.77.0.0/16 to: 0.0.0.0/0
-                    command: connect
-                    log: connect error
+                    command: connect udpassociate
+                    log: connect disconnect error iooperation
+                }
+                socks pass {
+                    from: 0.0.0.0/0 to: 10.77.0.0/16
+                    command: udpreply
+                    log: connect disconnect error iooperation
                 }
                 """.write(toFile: danteConfig, atomically: true, encoding: .utf8)
             // In a session of its own (it signals its whole process group, which must not include the test), and
@@ -219,6 +224,19 @@ extension IntegrationSuite {
             let danteSaw = (try? String(contentsOfFile: danteLog, encoding: .utf8)) ?? ""
             #expect(danteSaw.contains("viasocks.test.example"), "\(danteSaw)")
             #expect(dnsgate.log.contains("dialer=socks5"))
+            // UDP through the same server's UDP ASSOCIATE relay, still answered from the fake address.
+            let viaSocks = try #require(try resolve("viasocks"))
+            let relayed = try runCommand("/usr/bin/python3", ["-c", Self.udpClient, viaSocks, "\(Self.echoPort)"],
+                                         namespace: client.name).output
+            #expect(relayed == "first datagram \(viaSocks) \(Self.echoPort)\nsecond datagram \(viaSocks) \(Self.echoPort)\n",
+                    "\(relayed)\n\(dnsgate.log)")
+            #expect(try waitUntil(timeout: 5) {
+                dnsgate.log.split(separator: "\n").contains { $0.contains("protocol=udp") && $0.contains("dialer=socks5") }
+            }, "\(dnsgate.log)")
+            let danteSawUDP = (try? String(contentsOfFile: danteLog, encoding: .utf8)) ?? ""
+            // Dante's own account of a relayed datagram: its target is the domain name dnsgate put in the header.
+            #expect(danteSawUDP.split(separator: "\n").contains { $0.contains("io_udp_client2target")
+                && $0.contains("for target viasocks.test.example.\(Self.echoPort)") }, "\(danteSawUDP)")
 
             // Reset at once: an address nobody was given, a rejected domain, a name whose address cannot be reached.
             #expect(try talk("198.18.200.200", "x") == "reset")
