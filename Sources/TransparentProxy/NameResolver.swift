@@ -23,7 +23,9 @@ public struct NameResolver: Sendable {
     }
 
     private func lookup(_ name: DNSName, _ type: DNSType, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]> {
-        let message = DNSMessage.query(name, type, id: UInt16.random(in: 0...UInt16.max)).encoded()
+        // The ID stays 0: the upstream layer sends every query with a fresh random ID of its own, and a random one
+        // here would cost a getrandom call per lookup (two per proxied connection).
+        let message = DNSMessage.query(name, type, id: 0).encoded()
         guard let view = try? DNSMessageView(message),
             let request = DNSRequest(message: message, view: view,
                                      metadata: DNSRequestMetadata(client: nil, transport: .tcp),
