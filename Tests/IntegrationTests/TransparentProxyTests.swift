@@ -165,22 +165,12 @@ extension IntegrationSuite {
                 }
             }
 
-            let directory = NSTemporaryDirectory() + "dnsgate-tproxy-\(getpid())"
-            try? FileManager.default.removeItem(atPath: directory)
-            let config = directory + ".yaml"
-            try """
-                fakeip:
-                  enabled: true
-                  database: \(directory)/map.sqlite
+            let config = try Self.proxyConfig("tproxy", rules: """
                   reject: [blocked.\(TestUpstream.zone)]
                   socks5:
                     server: socks5://10.77.2.2:1080
                     domains: [viasocks.\(TestUpstream.zone)]
-                  proxy:
-                    listen: [0.0.0.0:\(Self.proxyPort)]
-                    journal: true
-                    connect_timeout: 1s
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+                """)
             let arguments = ["--listen", "10.77.1.1:\(Self.dnsPort)", "--upstream", upstream.dotURL,
                              "--ca-file", upstream.caPath, "--config", config]
             var dnsgate = try DNSGateBinary.start(port: Self.dnsPort, arguments: arguments, name: "dnsgate-tproxy",
@@ -249,6 +239,80 @@ extension IntegrationSuite {
                                               namespace: gateway.name)
             #expect(try resolve("echo") == fake)
             #expect(try talk(fake, "after restart") == "after restart")
+        }
+
+        /// Writes a fake-IP configuration with a fresh database of its own, the proxy on ``proxyPort`` with a 1 s
+        /// connect timeout and the journal on, plus `rules` (YAML lines under `fakeip:`); returns its path.
+        static func proxyConfig(_ name: String, rules: String = "") throws -> String {
+            let directory = NSTemporaryDirectory() + "dnsgate-\(name)-\(getpid())"
+            try? FileManager.default.removeItem(atPath: directory)
+            let config = directory + ".yaml"
+            try """
+                fakeip:
+                  enabled: true
+                  database: \(directory)/map.sqlite
+                \(rules)
+                  proxy:
+                    listen: [0.0.0.0:\(Self.proxyPort)]
+                    journal: true
+                    connect_timeout: 1s
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            return config
+        }
+
+        /// The commands of the README's single-host section, as written there, with the proxy port replaced.
+        static func singleHostRecipe() throws -> [String] {
+            let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("README.md")
+            let text = try String(contentsOf: readme, encoding: .utf8)
+            guard let section = text.range(of: "On a **single host**"),
+                let block = text[section.upperBound...].range(of: "```sh\n"),
+                let end = text[block.upperBound...].range(of: "```")
+            else { throw SetupError("README.md has no single-host command block") }
+            return text[block.upperBound..<end.lowerBound].split(separator: "\n").map {
+                $0.replacingOccurrences(of: "tproxy to :15400", with: "tproxy to :\(Self.proxyPort)")
+            }
+        }
+
+        @Test func theReadmeSingleHostRecipeProxiesTheHostsOwnConnections() throws {
+            let host = try NetworkNamespace("sh")
+            defer { host.delete() }
+            let server = try NetworkNamespace("ss")
+            defer { server.delete() }
+            try host.link(to: server, name: "sh0", address: "10.77.2.1/24", otherName: "ss0", otherAddress: "10.77.2.2/24")
+            // Any host has a route for the fake range (its default route); the recipe's output hook needs one.
+            try host.ip(["route", "add", "default", "via", "10.77.2.2"])
+            let recipe = try Self.singleHostRecipe()
+            #expect(recipe.count == 7, "\(recipe)")
+            for command in recipe { try host.run("/bin/sh", ["-c", command]) }
+            let echo = try Daemon(name: "echo-single", executable: "/usr/bin/python3", arguments: ["-c", Self.echoServer],
+                                  logPath: NSTemporaryDirectory() + "dnsgate-echo-single-\(getpid()).log",
+                                  namespace: server.name)
+            defer { echo.stop() }
+            let upstream = try TestUpstream(namespace: host.name)
+            defer { upstream.stop() }
+            let config = try Self.proxyConfig("single")
+            let dnsgate = try DNSGateBinary.start(
+                port: Self.dnsPort, arguments: ["--listen", "127.0.0.1:\(Self.dnsPort)", "--upstream", upstream.dotURL,
+                                                "--ca-file", upstream.caPath, "--config", config],
+                name: "dnsgate-single", namespace: host.name)
+            defer { dnsgate.stop() }
+
+            let reply = try Kdig.query("echo." + TestUpstream.zone, server: "127.0.0.1", port: Self.dnsPort,
+                                       namespace: host.name)
+            let fake = try #require(reply?.answers.first?.split(separator: " ").last.map(String.init))
+            #expect(fake.hasPrefix("198.18."))
+            // The host's own TCP connection and UDP flow to the fake address reach the real server.
+            let tcp = try runCommand("/usr/bin/python3", ["-c", Self.client, fake, "\(Self.echoPort)", "from this host"],
+                                     namespace: host.name).output
+            #expect(tcp.trimmingCharacters(in: .whitespacesAndNewlines) == "from this host", "\(tcp)\n\(dnsgate.log)")
+            let udp = try runCommand("/usr/bin/python3", ["-c", Self.udpClient, fake, "\(Self.echoPort)"],
+                                     namespace: host.name).output
+            #expect(udp == "first datagram \(fake) \(Self.echoPort)\nsecond datagram \(fake) \(Self.echoPort)\n", "\(udp)")
+            #expect(try waitUntil(timeout: 5) {
+                dnsgate.log.contains("protocol=tcp") && dnsgate.log.contains("protocol=udp")
+                    && dnsgate.log.contains("domain=echo.\(TestUpstream.zone)")
+            }, "\(dnsgate.log)")
         }
     }
 }
