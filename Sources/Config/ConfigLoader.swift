@@ -127,6 +127,7 @@ public enum ConfigLoader {
             shutdownGracePeriod: try values.duration("shutdown_grace_period", default: .seconds(5)),
             logLevel: logLevel,
             cache: try Self.cachePolicy(values),
+            cacheSaveFile: try values.scalar("cache.save_file"),
             cacheRedis: try values.scalar("cache.redis").map { text in
                 do {
                     return try RedisURL(text)

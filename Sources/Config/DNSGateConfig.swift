@@ -41,6 +41,8 @@ public struct DNSGateConfig: Sendable {
     public var logLevel: Logger.Level
     /// The response cache's limits, or nil when caching is off.
     public var cache: CachePolicy?
+    /// Where the cache's fresh answers are saved on shutdown and read back on start (`cache.save_file`), or nil.
+    public var cacheSaveFile: String?
     /// The Redis server whose answers this instance shares with others (`cache.redis`), or nil.
     public var cacheRedis: RedisURL?
     /// How long a cache miss waits for Redis before it goes upstream (`cache.redis_timeout`).

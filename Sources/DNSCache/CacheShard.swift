@@ -119,6 +119,20 @@ final class CacheShard: Sendable {
         }
     }
 
+    /// Every entry, oldest first (the order in which they should be stored again).
+    var entries: [Entry] {
+        self.state.withLock { state in
+            var entries: [Entry] = []
+            entries.reserveCapacity(state.index.count)
+            var index = state.tail
+            while index >= 0, let slot = state.slots[index] {
+                entries.append(slot.entry)
+                index = slot.newer
+            }
+            return entries
+        }
+    }
+
     /// Entries and bytes held now.
     var usage: (entries: Int, bytes: Int) {
         self.state.withLock { ($0.index.count, $0.bytes) }

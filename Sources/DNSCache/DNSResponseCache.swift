@@ -32,6 +32,12 @@ public final class DNSResponseCache: Sendable {
         self.shards[Int(UInt(bitPattern: key.digest) % UInt(self.shards.count))]
     }
 
+    /// The cache clock's time.
+    var now: Int64 { self.clock() }
+
+    /// Every entry of every shard, oldest first within a shard.
+    var allEntries: [CacheShard.Entry] { self.shards.flatMap(\.entries) }
+
     /// Looks `key` up now.
     public func lookup(_ key: CacheKey) -> Lookup {
         let now = self.clock()

@@ -86,11 +86,7 @@ public struct SharedAnswers: Sendable {
             question.rrclass.rawValue == key.rrclass, view.header.isResponse
         else { return nil }
         let age = UInt32(clamping: max(0, self.wallClock() - Int64(clamping: writtenAt)) / 1000)
-        for slot in view.records {
-            guard let ttl = message.dnsTTL(of: slot) else { continue }
-            guard ttl > age else { return nil }
-            message.setDNSTTL(ttl - age, of: slot)
-        }
+        guard message.dnsLowerTTLs(by: age, view: view) else { return nil }
         return cache.store(message, view: view, for: key)
     }
 }

@@ -55,9 +55,12 @@ public struct DNSGateService: Service, CustomStringConvertible {
         let fakeIP = try self.config.fakeIP.map { try Self.openFakeIP($0) }
         // Cache, then upstreams: what every query ends in, and how the transparent proxy finds real addresses.
         var resolvingStages: [any DNSMiddleware] = []
-        if let policy = self.config.cache {
+        let cache = self.config.cache.map { DNSResponseCache(policy: $0) }
+        let savedCache = self.config.cacheSaveFile.map { SavedCacheFile(path: $0, logger: self.logger) }
+        if let cache {
+            savedCache?.load(into: cache)
             let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: self.config.cacheRedisTimeout) }
-            resolvingStages.append(CacheMiddleware(cache: DNSResponseCache(policy: policy), group: group, shared: shared,
+            resolvingStages.append(CacheMiddleware(cache: cache, group: group, shared: shared,
                                                    refreshTimeout: self.config.queryTimeout))
         }
         let resolving = DNSPipeline(middlewares: resolvingStages,
@@ -110,6 +113,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
         await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
         await upstream.shutdown()
         await redis?.shutdown()
+        if let cache { savedCache?.save(cache) }
         flusher?.cancel()
         await flusher?.value
         do {

@@ -40,6 +40,17 @@ extension ByteBuffer {
         self.setInteger(ttl, at: self.readerIndex + slot.ttlOffset)
     }
 
+    /// Lowers every record's TTL (OPT aside) by `age` seconds, for an answer that has waited that long somewhere;
+    /// returns false, with the message partly edited, when a TTL would reach zero (the answer has expired).
+    public mutating func dnsLowerTTLs(by age: UInt32, view: DNSMessageView) -> Bool {
+        for slot in view.records {
+            guard let ttl = self.dnsTTL(of: slot) else { continue }
+            guard ttl > age else { return false }
+            self.setDNSTTL(ttl - age, of: slot)
+        }
+        return true
+    }
+
     /// The message cut down to what fits any UDP size: header with TC=1, the question section and the OPT record
     /// (RFC 6891 §7); the client is expected to retry over TCP.
     public func dnsTruncated(view: DNSMessageView, allocator: ByteBufferAllocator = ByteBufferAllocator())

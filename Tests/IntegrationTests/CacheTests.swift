@@ -45,6 +45,35 @@ extension IntegrationSuite {
             #expect(try self.upstream.knotQueryCount() == before + 2)
         }
 
+        @Test func aSavedCacheAnswersAfterARestartWithoutAskingKnot() throws {
+            let file = NSTemporaryDirectory() + "dnsgate-saved-cache-\(getpid()).bin"
+            try? FileManager.default.removeItem(atPath: file)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let config = "cache:\n  save_file: \(file)\n"
+            let name = "h000701." + TestUpstream.zone
+            var dnsgate = try self.start(config: config)
+            #expect(try Kdig.query(name, port: Self.port)?.answers == ["\(name) 3600 IN A 198.18.2.189"])
+            let before = try self.upstream.knotQueryCount()
+            #expect(dnsgate.stop() == 0)
+            #expect(dnsgate.log.contains("cache saved"), "\(dnsgate.log)")
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "the file lists asked names: owner only")
+            sleep(2)
+            dnsgate = try self.start(config: config)
+            defer { dnsgate.stop() }
+            #expect(dnsgate.log.contains("answers=1"), "\(dnsgate.log)")
+            let later = try #require(try Kdig.query(name, port: Self.port))
+            let ttl = later.answers.first?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            #expect(ttl.map { $0 <= 3598 && $0 >= 3580 } == true, "aged across the restart: \(later.answers)")
+            #expect(try self.upstream.knotQueryCount() == before, "answered from the restored cache")
+            // A broken file is a cold start, not a failed one.
+            dnsgate.stop()
+            try Data("garbage".utf8).write(to: URL(fileURLWithPath: file))
+            dnsgate = try self.start(config: config)
+            #expect(dnsgate.log.contains("saved cache ignored"), "\(dnsgate.log)")
+            #expect(try Kdig.query(name, port: Self.port)?.status == "NOERROR")
+        }
+
         @Test func staleAnswersCoverAnUpstreamOutageUntilTheStaleLimit() throws {
             let dnsgate = try self.start(config: "cache:\n  serve_stale_max: 4s\n  stale_ttl: 30s\n")
             defer { dnsgate.stop() }
