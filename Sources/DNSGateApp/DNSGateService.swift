@@ -1,5 +1,4 @@
 public import Config
-import DNSCache
 import DNSCore
 import DNSFrontend
 import DNSUpstream
@@ -48,76 +47,34 @@ public struct DNSGateService: Service, CustomStringConvertible {
     static var automaticThreadCount: Int { max(1, System.coreCount / 2) }
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
-        let upstream = try Self.makeUpstream(self.config, group: group, logger: self.logger)
-        let redis = self.config.cache == nil ? nil : self.config.cacheRedis.map {
-            RedisClient(url: $0, group: group, connectTimeout: self.config.upstreamConnectTimeout, logger: self.logger)
-        }
-        let fakeIP = try self.config.fakeIP.map { try Self.openFakeIP($0) }
-        // Cache, then upstreams: what every query ends in, and how the transparent proxy finds real addresses.
-        var resolvingStages: [any DNSMiddleware] = []
-        let cache = self.config.cache.map { DNSResponseCache(policy: $0) }
-        let savedCache = self.config.cacheSaveFile.map { SavedCacheFile(path: $0, logger: self.logger) }
-        if let cache {
-            savedCache?.load(into: cache)
-            let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: self.config.cacheRedisTimeout) }
-            resolvingStages.append(CacheMiddleware(cache: cache, group: group, shared: shared,
-                                                   refreshTimeout: self.config.queryTimeout))
-        }
-        let resolving = DNSPipeline(middlewares: resolvingStages,
-                                    terminal: ForwardingHandler(upstream: upstream, logger: self.logger))
-        var pipeline = resolving
-        var proxy: TransparentProxyServer?
-        if let fakeIP, let settings = self.config.fakeIP, let pool4 = fakeIP.pools.first {
-            let stage = FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first, settings: settings.answer)
-            pipeline = DNSPipeline(middlewares: [stage], terminal: resolving)
-            proxy = settings.proxy.map {
-                TransparentProxyServer(settings: $0, pools: fakeIP.pools,
-                                    resolver: NameResolver(pipeline: resolving, timeout: self.config.queryTimeout),
-                                    group: group, logger: self.logger)
-            }
-        }
-        let frontend = DNSFrontend(
-            configuration: FrontendConfiguration(
-                listen: self.config.listen,
-                queryTimeout: self.config.queryTimeout,
-                tcpIdleTimeout: self.config.tcpIdleTimeout,
-                maxTCPConnections: self.config.tcpMaxConnections,
-                maxTCPQueriesPerConnection: self.config.tcpMaxQueriesPerConnection),
-            pipeline: pipeline, group: group, logger: self.logger)
+        let parts = try DNSGateComponents(config: self.config, group: group, logger: self.logger)
         var device: TUNDevice?
         do {
-            try await frontend.start()
-            device = try self.config.tun.map { try self.startTUN($0, pipeline: pipeline, group: group) }
-            try await proxy?.start()
+            try await parts.frontend.start()
+            device = try self.config.tun.map { try self.startTUN($0, pipeline: parts.pipeline, group: group) }
+            try await parts.proxy?.start()
         } catch {
-            await proxy?.shutdown()
             device?.close()
-            await frontend.shutdown(gracePeriod: .zero)
-            await upstream.shutdown()
-            await redis?.shutdown()
+            await parts.stop(gracePeriod: .zero)
             throw error
         }
         self.logger.notice("dnsgate started", metadata: [
             "threads": "\(group.makeIterator().map { _ in 1 }.count)",
-            "upstreams": "\(upstream.description)",
-            "sharedCache": "\(redis.map { "\($0.url)" } ?? "none")",
+            "upstreams": "\(parts.upstream.description)",
+            "sharedCache": "\(parts.redis.map { "\($0.url)" } ?? "none")",
         ])
         let logger = self.logger
-        let flusher = fakeIP.map { persistence in
+        let flusher = parts.fakeIP.map { persistence in
             Task { await persistence.run { logger.error("fake-IP database write failed", metadata: ["error": "\($0)"]) } }
         }
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
-        await proxy?.shutdown()
         device?.close()
-        await frontend.shutdown(gracePeriod: self.config.shutdownGracePeriod)
-        await upstream.shutdown()
-        await redis?.shutdown()
-        if let cache { savedCache?.save(cache) }
+        await parts.stop(gracePeriod: self.config.shutdownGracePeriod)
         flusher?.cancel()
         await flusher?.value
         do {
-            try await fakeIP?.flush()
+            try await parts.fakeIP?.flush()
         } catch {
             self.logger.error("fake-IP database write failed", metadata: ["error": "\(error)"])
         }
@@ -125,7 +82,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
     }
 
     /// Opens the fake-IP database and restores the pools (IPv4 first, then IPv6 if configured).
-    private static func openFakeIP(_ settings: FakeIPSettings) throws -> FakeIPPersistence {
+    static func openFakeIP(_ settings: FakeIPSettings) throws -> FakeIPPersistence {
         let pools = ([settings.range] + (settings.range6.map { [$0] } ?? [])).map { FakeIPPool(range: $0) }
         return try FakeIPPersistence(store: try FakeIPStore(path: settings.database), pools: pools)
     }
