@@ -36,7 +36,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
-        .target(name: "DNSCore", dependencies: ["DNSWire", nioCore], swiftSettings: upcomingFeatures),
+        .target(name: "DNSCore", dependencies: ["DNSWire", "CLinuxNet", nioCore], swiftSettings: upcomingFeatures),
         .target(
             name: "DNSCache",
             dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "Atomics", package: "swift-atomics")],

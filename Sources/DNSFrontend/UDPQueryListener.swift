@@ -33,13 +33,11 @@ final class UDPQueryListener: Sendable {
         guard let batch = clinuxnet_udp_batch_create(UInt32(DNSFrontend.vectorReadCount), DNSFrontend.maxQuerySize)
         else { throw FrontendError(description: "cannot allocate UDP receive buffers") }
         let owned = OwnedBatch(pointer: batch)
-        let thread = Thread { [self] in
+        startNamedThread("dnsgate-udp") { [self] in
             self.serve(owned.pointer)
             clinuxnet_udp_batch_destroy(owned.pointer)
             self.readerDone.store(true, ordering: .releasing)
         }
-        thread.name = "dnsgate-udp"
-        thread.start()
     }
 
     /// Stops reading new queries and waits for the reader thread to finish its batch (answers already made are

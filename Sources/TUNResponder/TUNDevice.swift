@@ -80,12 +80,10 @@ public final class TUNDevice: PacketSink {
     /// Starts the reader thread, which hands every packet to `sink` until `close()`.
     public func startReading(into sink: any PacketSink) {
         self.readerRunning.withLock { $0 = true }
-        let thread = Thread { [self] in
+        startNamedThread("dnsgate-tun") { [self] in
             self.readLoop(into: sink)
             self.readerRunning.withLock { $0 = false }
         }
-        thread.name = "dnsgate-tun-\(self.name)"
-        thread.start()
     }
 
     private func readLoop(into sink: any PacketSink) {

@@ -36,12 +36,10 @@ final class TransparentUDPProxy: Sendable {
             }
             self.descriptors.withLock { $0.append(descriptor) }
             self.readersRunning.withLock { $0 += 1 }
-            let thread = Thread { [self] in
+            startNamedThread("dnsgate-udpproxy") { [self] in
                 self.read(descriptor)
                 self.readersRunning.withLock { $0 -= 1 }
             }
-            thread.name = "dnsgate-udp-proxy"
-            thread.start()
         }
     }
 

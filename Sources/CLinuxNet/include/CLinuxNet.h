@@ -58,4 +58,7 @@ ssize_t clinuxnet_udp_receive(int descriptor, void *buffer, size_t capacity,
 int clinuxnet_udp_transparent_reply(const struct sockaddr *local, socklen_t local_length,
                                     const struct sockaddr *peer, socklen_t peer_length);
 
+/// Names the calling thread for the kernel (`/proc/PID/task/TID/comm`, `top -H`); longer names are cut to 15 bytes.
+void clinuxnet_name_thread(const char *name);
+
 #endif
