@@ -107,9 +107,17 @@ func asciiLowercase(_ byte: UInt8) -> UInt8 {
 extension WireReader {
     /// Reads the (possibly compressed) name at `offset` into a ``DNSName``; returns it and where its bytes end.
     func readName(at offset: Int) throws(DNSWireError) -> (DNSName, end: Int) {
-        var wire: [UInt8] = []
+        var expandedLength = 1
+        let end = try self.walkName(at: offset) { _, length in expandedLength += 1 + length }
         let bytes = self.bytes
-        let end = try self.walkName(at: offset) { start, length in
+        // Without a compression pointer the name is its bytes as they stand (a pointer makes the expanded name longer
+        // or shorter than the bytes it spans, never equal: no name is 2 bytes long): one copy, one allocation.
+        if expandedLength == end - offset {
+            return (DNSName(validatedWire: Array(bytes[offset..<end])), end)
+        }
+        var wire: [UInt8] = []
+        wire.reserveCapacity(expandedLength)
+        _ = try self.walkName(at: offset) { start, length in
             wire.append(UInt8(length))
             wire.append(contentsOf: bytes[start..<(start + length)])
         }
