@@ -56,9 +56,12 @@ final class UDPQueryListener: Sendable {
             let count = clinuxnet_udp_batch_receive(descriptor, batch)
             if count == 0 { return }
             if count < 0 {
-                // A receive timeout (the stop check), an interrupted call or a transient shortage: try again.
-                if [EAGAIN, EWOULDBLOCK, EINTR, ENOMEM, ENOBUFS].contains(-count) { continue }
-                return
+                switch -count {
+                case EBADF, ENOTSOCK, EINVAL, EFAULT:
+                    return  // the socket itself is unusable
+                default:
+                    continue  // a receive timeout (the stop check), an interrupted call, a transient shortage
+                }
             }
             self.answer(count, datagramsIn: batch, descriptor: descriptor)
         }
