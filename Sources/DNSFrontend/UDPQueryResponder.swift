@@ -26,10 +26,10 @@ struct UDPQueryResponder: Sendable {
         case .drop:
             return .none
         case .reply(let reply):
-            return Self.fitted(reply, limit: 512).map(Outcome.reply) ?? .none
+            return reply.dnsFitted(toUDPSize: 512).map(Outcome.reply) ?? .none
         case .request(let request):
             guard let response = self.pipeline.immediateAnswer(to: request) else { return .later(request) }
-            return Self.fitted(response.message, limit: request.maxUDPResponseSize).map(Outcome.reply) ?? .none
+            return response.message.dnsFitted(toUDPSize: request.maxUDPResponseSize).map(Outcome.reply) ?? .none
         }
     }
 
@@ -42,15 +42,7 @@ struct UDPQueryResponder: Sendable {
             case .success(let response): response.message
             case .failure: DNSResponse.error(.servFail, for: request).message
             }
-            send(Self.fitted(message, limit: limit) ?? DNSResponse.error(.servFail, for: request).message)
+            send(message.dnsFitted(toUDPSize: limit) ?? DNSResponse.error(.servFail, for: request).message)
         }
-    }
-
-    /// `message`, truncated to header, question and OPT with TC=1 when it is longer than `limit`; nil when it is
-    /// too long and cannot be parsed.
-    static func fitted(_ message: ByteBuffer, limit: Int) -> ByteBuffer? {
-        guard message.readableBytes > limit else { return message }
-        guard let view = try? DNSMessageView(message) else { return nil }
-        return message.dnsTruncated(view: view)
     }
 }

@@ -51,6 +51,14 @@ extension ByteBuffer {
         return true
     }
 
+    /// The message as a UDP answer of at most `limit` bytes: itself when it fits, else cut down with TC=1
+    /// (``dnsTruncated(view:allocator:)``); nil when it is too long and not a readable message.
+    public func dnsFitted(toUDPSize limit: Int) -> ByteBuffer? {
+        guard self.readableBytes > limit else { return self }
+        guard let view = try? DNSMessageView(self) else { return nil }
+        return self.dnsTruncated(view: view)
+    }
+
     /// The message cut down to what fits any UDP size: header with TC=1, the question section and the OPT record
     /// (RFC 6891 §7); the client is expected to retry over TCP.
     public func dnsTruncated(view: DNSMessageView, allocator: ByteBufferAllocator = ByteBufferAllocator())

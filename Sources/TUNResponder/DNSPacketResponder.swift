@@ -126,11 +126,7 @@ public final class DNSPacketResponder: PacketSink {
         let message = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: udp[8...]))
         let client = try? SocketAddress(ipAddress: "\(packet.source)", port: Int(sourcePort))
         self.answer(message, client: client, transport: .tun) { response, request in
-            guard var reply = response else { return }
-            let limit = request?.maxUDPResponseSize ?? 512
-            if reply.readableBytes > limit, let view = try? DNSMessageView(reply) {
-                reply = reply.dnsTruncated(view: view, allocator: ByteBufferAllocator())
-            }
+            guard let reply = response?.dnsFitted(toUDPSize: request?.maxUDPResponseSize ?? 512) else { return }
             let packets = reply.withUnsafeReadableBytes { bytes in
                 state.builder.udp(from: packet.destination, port: destinationPort, to: packet.source, port: sourcePort,
                                   payload: bytes)

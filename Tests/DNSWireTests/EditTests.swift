@@ -63,6 +63,22 @@ import Testing
         #expect(result.additionals == [.opt(udpPayloadSize: 1232, dnssecOK: true)])
     }
 
+    @Test func fittingToAUDPSizeKeepsWhatFitsAndCutsTheRest() throws {
+        let name = try #require(DNSName("big.example"))
+        var message = DNSMessage.query(name, .txt, id: 78)
+        message.flags |= DNSHeader.Flag.qr
+        message.answers = (0..<20).map { _ in .txt(name, [String(repeating: "z", count: 200)], ttl: 60) }
+        let buffer = message.encoded()
+        #expect(buffer.dnsFitted(toUDPSize: buffer.readableBytes) == buffer, "exactly the limit fits unchanged")
+        let cut = try #require(buffer.dnsFitted(toUDPSize: buffer.readableBytes - 1))
+        #expect(DNSHeader(cut)?.isTruncated == true)
+        #expect(try DNSMessage(cut).questions == message.questions)
+        var garbage = ByteBuffer(bytes: [0x12, 0x34, 0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0x80])  // reserved label type
+        garbage.writeRepeatingByte(0, count: 600)
+        #expect(garbage.dnsFitted(toUDPSize: 512) == nil, "too long and unreadable: nothing to send")
+        #expect(garbage.dnsFitted(toUDPSize: 4096) == garbage, "what fits is not inspected")
+    }
+
     @Test func formErrForAnUnparseableQueryHasNoQuestion() throws {
         let garbage = ByteBuffer(bytes: [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0])
         let reply = try #require(DNSErrorResponse.make(.formErr, to: garbage, view: nil))
