@@ -1,4 +1,5 @@
 import CLinuxNet
+import DNSCore
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -49,10 +50,7 @@ final class UDPListenerSocket: Sendable {
         let found = withUnsafeMutablePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(self.readerDescriptor, $0, &length) }
         }
-        guard found == 0 else { return nil }
-        return withUnsafePointer(to: storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress(clientAddress: $0) }
-        }
+        return found == 0 ? SocketAddress(kernelAddress: storage) : nil
     }
 
     /// Sends one datagram without blocking (an event loop calls this); dropped like any UDP datagram when the
@@ -82,21 +80,6 @@ final class UDPListenerSocket: Sendable {
             guard descriptor >= 0 else { return }
             Glibc.close(descriptor)
             descriptor = -1
-        }
-    }
-}
-
-extension SocketAddress {
-    /// A client address from a kernel `sockaddr`, without the textual host NIO would format for it (an
-    /// `inet_ntop` per datagram); nil for families other than IPv4 and IPv6.
-    init?(clientAddress address: UnsafePointer<sockaddr>) {
-        switch Int32(address.pointee.sa_family) {
-        case AF_INET:
-            self.init(address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }, host: "")
-        case AF_INET6:
-            self.init(address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }, host: "")
-        default:
-            return nil
         }
     }
 }

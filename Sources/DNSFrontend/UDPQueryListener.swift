@@ -88,7 +88,7 @@ final class UDPQueryListener: Sendable {
             defer { start = ends[index] }
             var sourceLength = socklen_t(0)
             guard let source = clinuxnet_udp_batch_source(batch, UInt32(index), &sourceLength),
-                let client = SocketAddress(clientAddress: source),
+                let client = SocketAddress(kernelAddress: source),
                 let datagram = datagrams.getSlice(at: start, length: ends[index] - start)
             else { continue }
             switch self.responder.respond(to: datagram, from: client) {

@@ -55,24 +55,13 @@ final class TransparentUDPProxy: Sendable {
             for _ in 0..<256 {
                 let count = clinuxnet_udp_receive(descriptor, buffer.baseAddress, capacity, &source, &destination)
                 guard count >= 0 else { break }
-                guard let client = Self.socketAddress(source), let original = Self.socketAddress(destination) else {
-                    continue
-                }
+                guard let client = SocketAddress(kernelAddress: source),
+                    let original = SocketAddress(kernelAddress: destination)
+                else { continue }
                 let payload = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 self.loop.execute {
                     self.sessions.value.received(payload, from: client, to: original)
                 }
-            }
-        }
-    }
-
-    static func socketAddress(_ storage: sockaddr_storage) -> SocketAddress? {
-        let family = Int32(storage.ss_family)
-        return withUnsafeBytes(of: storage) { bytes in
-            switch family {
-            case AF_INET: SocketAddress(bytes.loadUnaligned(as: sockaddr_in.self))
-            case AF_INET6: SocketAddress(bytes.loadUnaligned(as: sockaddr_in6.self))
-            default: nil
             }
         }
     }

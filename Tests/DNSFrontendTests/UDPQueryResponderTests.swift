@@ -84,16 +84,21 @@ import Glibc
         v4.sin_port = UInt16(5353).bigEndian
         v4.sin_addr.s_addr = UInt32(0x7F00_0002).bigEndian
         let fromV4 = try #require(withUnsafePointer(to: v4) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress(clientAddress: $0) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress(kernelAddress: $0) }
         })
         #expect(fromV4 == (try SocketAddress(ipAddress: "127.0.0.2", port: 5353)))
         #expect(fromV4.ipAddress == "127.0.0.2")
         let six = try SocketAddress(ipAddress: "fd00::53", port: 853)
-        let fromV6 = try #require(six.withSockAddr { address, _ in SocketAddress(clientAddress: address) })
+        let fromV6 = try #require(six.withSockAddr { address, _ in SocketAddress(kernelAddress: address) })
         #expect(fromV6 == six)
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { bytes in
+            withUnsafeBytes(of: v4) { bytes.copyMemory(from: $0) }
+        }
+        #expect(SocketAddress(kernelAddress: storage) == fromV4, "from a sockaddr_storage as recvmsg fills it")
         var unix = sockaddr()
         unix.sa_family = sa_family_t(AF_UNIX)
-        #expect(SocketAddress(clientAddress: &unix) == nil)
+        #expect(SocketAddress(kernelAddress: &unix) == nil)
     }
 
     @Test func otherOpcodesGetNotImp() throws {
