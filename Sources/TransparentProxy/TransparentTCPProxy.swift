@@ -78,13 +78,9 @@ final class TransparentTCPProxy: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(transparent, value: 1)
                 .serverChannelOption(.backlog, value: 1024)
-                .childChannelOption(.autoRead, value: false)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(EarlyInputBuffer { self.accept(channel) })
+                        try Self.prepareRelaySide(channel) { self.accept(channel) }
                     }
                 }
             do {
@@ -157,13 +153,9 @@ final class TransparentTCPProxy: Sendable {
         }
         return ClientBootstrap(group: loop)
             .connectTimeout(self.settings.connectTimeout)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EarlyInputBuffer {})
+                    try Self.prepareRelaySide(channel) {}
                 }
             }
             .connect(to: socketAddress)
@@ -205,6 +197,20 @@ final class TransparentTCPProxy: Sendable {
     /// Reads of up to 1 MiB when the stream is busy: a bulk transfer costs a read and a write per megabyte, not per
     /// 64 KiB (iperf3 through the proxy, `/tmp`-style bench in the closing note of issue 5).
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 2048, initial: 16_384, maximum: 1 << 20)
+
+    /// Sets up either side of a relayed connection before it is active: reads paused until the relay takes over
+    /// (what arrives early is kept by an ``EarlyInputBuffer``, which calls `onActive`), half-close allowed, no
+    /// Nagle delay, and the large adaptive reads.
+    static func prepareRelaySide(_ channel: any Channel, onActive: @escaping () -> Void) throws {
+        guard let options = channel.syncOptions else {
+            throw TransparentProxyError(description: "the channel offers no synchronous options")
+        }
+        try options.setOption(.autoRead, value: false)
+        try options.setOption(.allowRemoteHalfClosure, value: true)
+        try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+        try options.setOption(.recvAllocator, value: Self.receiveBuffers)
+        try channel.pipeline.syncOperations.addHandler(EarlyInputBuffer(onActive))
+    }
 
     /// Closes with an RST instead of a FIN.
     static func reset(_ channel: any Channel) {
