@@ -14,6 +14,9 @@ let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
+/// What unit tests of the codec and channel handlers need besides the module under test.
+let handlerTestDependencies: [Target.Dependency] = ["DNSCore", "DNSWire", "DNSTestSupport", nioCore, nioEmbedded]
 
 let package = Package(
     name: "dnsgate",
@@ -117,40 +120,14 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
-        .testTarget(
-            name: "DNSFrontendTests",
-            dependencies: ["DNSFrontend", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
-        .testTarget(
-            name: "DNSUpstreamTests",
-            dependencies: ["DNSUpstream", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
+        .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend"] + handlerTestDependencies),
+        .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream"] + handlerTestDependencies),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", "DNSCache", nioCore]),
-        .testTarget(
-            name: "DNSCacheTests",
-            dependencies: ["DNSCache", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
-        .testTarget(
-            name: "TUNResponderTests",
-            dependencies: ["TUNResponder", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
-        .testTarget(
-            name: "FakeIPTests",
-            dependencies: ["FakeIP", "DNSCore", "DNSWire", "DNSTestSupport", nioCore,
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
-        .testTarget(
-            name: "TransparentProxyTests",
-            dependencies: ["TransparentProxy", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
-        .testTarget(
-            name: "RedisTierTests",
-            dependencies: ["RedisTier", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
-        ),
+        .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache"] + handlerTestDependencies),
+        .testTarget(name: "TUNResponderTests", dependencies: ["TUNResponder"] + handlerTestDependencies),
+        .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),
+        .testTarget(name: "TransparentProxyTests", dependencies: ["TransparentProxy", nioCore, nioEmbedded]),
+        .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["DNSWire", "DNSCore", "DNSTestSupport", nioCore, nioPosix,
