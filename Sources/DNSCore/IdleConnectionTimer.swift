@@ -13,8 +13,11 @@ public final class IdleConnectionTimer {
     }
 
     /// Starts watching; `isIdle` says whether nothing is in flight, and `close` is called once the connection has
-    /// been idle for the whole timeout.
+    /// been idle for the whole timeout. Starting again replaces the running timer (a handler that starts it both
+    /// when added to an active channel and on `channelActive` must not leave the first one behind: it would stay
+    /// scheduled, holding the connection, for the whole timeout).
     public func start(on eventLoop: any EventLoop, isIdle: @escaping () -> Bool, close: @escaping () -> Void) {
+        self.stop()
         self.lastActivity = eventLoop.now
         self.arm(on: eventLoop, at: self.lastActivity + self.timeout, isIdle: isIdle, close: close)
     }

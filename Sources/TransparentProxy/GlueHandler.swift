@@ -1,10 +1,13 @@
+import DNSCore
 import NIOCore
 
 /// Joins two channels on one event loop: what one reads, the other writes. A side stops reading while its partner
 /// cannot write (back-pressure), an end of input becomes an end of output on the other side (half-close), and a
-/// closed or failed side closes the other. Counts the bytes it reads.
+/// closed or failed side closes the other. Counts the bytes it reads, and tells the pair's idle timer about every
+/// read burst on either side.
 final class GlueHandler {
     private var partner: GlueHandler?
+    private let idleTimer: IdleConnectionTimer
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     /// The peer ended its input with a FIN: when this channel then closes, its partner still has to deliver what
@@ -17,12 +20,14 @@ final class GlueHandler {
     /// Bytes read from this handler's channel (and so written to the partner's).
     private(set) var bytesRead = 0
 
-    private init() {}
+    private init(idleTimer: IdleConnectionTimer) {
+        self.idleTimer = idleTimer
+    }
 
-    /// Two handlers glued to each other, one for each channel.
-    static func matchedPair() -> (GlueHandler, GlueHandler) {
-        let first = GlueHandler()
-        let second = GlueHandler()
+    /// Two handlers glued to each other, one for each channel, sharing the idle timer that watches the pair.
+    static func matchedPair(idleTimer: IdleConnectionTimer) -> (GlueHandler, GlueHandler) {
+        let first = GlueHandler(idleTimer: idleTimer)
+        let second = GlueHandler(idleTimer: idleTimer)
         first.partner = second
         second.partner = first
         return (first, second)
@@ -85,6 +90,7 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        self.idleTimer.touch(context.eventLoop.now)
         self.partner?.partnerFlush()
     }
 
@@ -103,8 +109,6 @@ extension GlueHandler: ChannelDuplexHandler {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             self.inputEnded = true
             self.partner?.partnerWriteEOF()
-        } else if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -166,12 +166,15 @@ final class TransparentTCPProxy: Sendable {
 
     private func relay(_ client: any Channel, _ upstream: any Channel, entry: ConnectionJournal.Entry,
                        release: @escaping @Sendable () -> Void) {
-        let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
+        // One timer for the pair, touched by reads on either side (NIO's IdleStateHandler, one per side, was started
+        // twice on the dialled side, when added and again on its late channelActive, and left a task per
+        // connection scheduled for the whole idle timeout: 390,000 of them at 1,300 connections/s, each cancel
+        // scanning them all).
+        let idleTimer = IdleConnectionTimer(timeout: self.settings.idleTimeout)
+        let (clientGlue, upstreamGlue) = GlueHandler.matchedPair(idleTimer: idleTimer)
         do {
-            for (channel, glue) in [(client, clientGlue), (upstream, upstreamGlue)] {
-                try channel.pipeline.syncOperations.addHandlers(
-                    IdleStateHandler(allTimeout: self.settings.idleTimeout), glue)
-            }
+            try client.pipeline.syncOperations.addHandler(clientGlue)
+            try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
         } catch {
             release()
             Self.reset(client)
@@ -179,6 +182,10 @@ final class TransparentTCPProxy: Sendable {
             return
         }
         self.journal.opened(entry)
+        idleTimer.start(on: client.eventLoop, isIdle: { true }, close: {
+            client.close(promise: nil)
+            upstream.close(promise: nil)
+        })
         // What arrived before the relay existed (NIO reads up to an early end of input even with reads paused).
         for channel in [client, upstream] {
             if let buffer = try? channel.pipeline.syncOperations.handler(type: EarlyInputBuffer.self) {
@@ -187,6 +194,7 @@ final class TransparentTCPProxy: Sendable {
         }
         let closed = client.closeFuture.and(upstream.closeFuture)
         closed.assumeIsolated().whenComplete { _ in
+            idleTimer.stop()
             release()
             self.journal.closed(entry, sent: clientGlue.bytesRead, received: upstreamGlue.bytesRead)
         }
