@@ -4,10 +4,14 @@
 # build. Everything runs inside three network namespaces this script creates and deletes:
 #   pbc (client 10.78.1.2) -- pbg (gateway: dnsgate, knot on 127.0.0.1, TPROXY) -- pbs (server 10.78.2.2: iperf3, echo)
 # Direct runs are routed by the gateway's kernel; proxied runs go to the fake address dnsgate hands out for the
-# server's name. ROUNDS (5) alternating rounds of SECONDS (5) each; prints every round and the medians.
+# server's name. Each round also measures the throughput of the reference relays in scripts/reference-relay.c
+# (REFERENCES, default "copy splice sockmap"; empty for none), listening on the gateway's own address, as a ceiling
+# for what any relay reaches here. ROUNDS (5) alternating rounds of RUN_SECONDS (5) each; prints every round and the
+# medians.
 set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 RUN_SECONDS=${RUN_SECONDS:-5}
+REFERENCES=${REFERENCES-copy splice sockmap}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dnsgate=${DNSGATE:-$here/.build/release/dnsgate}
 work=$(mktemp -d /tmp/dnsgate-proxy-bench.XXXXXX)
@@ -87,6 +91,14 @@ ip netns exec pbs python3 "$work/echo.py" >/dev/null 2>&1 & pids+=($!)
 ip netns exec pbs iperf3 -s -B 10.78.2.2 -p 5201 >/dev/null 2>&1 & pids+=($!)
 ip netns exec pbg "$dnsgate" serve --listen 10.78.1.1:15392 --upstream udp://127.0.0.1:15371 \
     --config "$work/dnsgate.yaml" --log-level warning >"$work/dnsgate.log" 2>&1 & pids+=($!)
+port=5202
+declare -A reference_ports
+for mode in $REFERENCES; do
+    [[ -x $work/reference-relay ]] || clang -O2 -o "$work/reference-relay" "$here/scripts/reference-relay.c" -lpthread
+    ip netns exec pbg "$work/reference-relay" "$mode" 10.78.1.1 "$port" 10.78.2.2 5201 & pids+=($!)
+    reference_ports[$mode]=$port
+    port=$((port + 1))
+done
 fake=""
 for _ in $(seq 50); do
     fake=$(ip netns exec pbc kdig @10.78.1.1 -p 15392 +short +time=1 +retry=0 server.perf.test A 2>/dev/null || true)
@@ -97,7 +109,7 @@ done
 echo "server.perf.test -> $fake (real 10.78.2.2)"
 
 throughput() {
-    ip netns exec pbc iperf3 -c "$1" -p 5201 -t "$RUN_SECONDS" -J 2>/dev/null | python3 -c \
+    ip netns exec pbc iperf3 -c "$1" -p "${2:-5201}" -t "$RUN_SECONDS" -J 2>/dev/null | python3 -c \
         "import json, sys; print(round(json.load(sys.stdin)['end']['sum_received']['bits_per_second'] / 1e9, 2))"
 }
 declare -A results
@@ -108,13 +120,25 @@ for round in $(seq "$ROUNDS"); do
         echo "round $round $target: $gbits Gbit/s, $rate connections/s"
         results[$target]+="$gbits,$rate "
     done
+    for mode in $REFERENCES; do
+        gbits=$(throughput 10.78.1.1 "${reference_ports[$mode]}")
+        echo "round $round reference $mode relay: $gbits Gbit/s"
+        results[$mode]+="$gbits,0 "
+    done
 done
-python3 - "${results[10.78.2.2]}" "${results[$fake]}" <<'SUMMARY'
+summary=("direct=${results[10.78.2.2]}" "dnsgate=${results[$fake]}")
+for mode in $REFERENCES; do summary+=("$mode relay=${results[$mode]}"); done
+python3 - "${summary[@]}" <<'SUMMARY'
 import statistics, sys
 def medians(text):
     rows = [tuple(map(float, item.split(","))) for item in text.split()]
     return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
-direct, proxied = medians(sys.argv[1]), medians(sys.argv[2])
-print(f"median throughput: direct {direct[0]:.2f} Gbit/s, proxied {proxied[0]:.2f} ({proxied[0] / direct[0]:.0%})")
-print(f"median connections/s: direct {direct[1]:.0f}, proxied {proxied[1]:.0f} ({proxied[1] / direct[1]:.0%})")
+runs = {name: medians(rows) for name, rows in (argument.split("=", 1) for argument in sys.argv[1:])}
+direct = runs.pop("direct")
+print(f"median throughput: direct {direct[0]:.2f} Gbit/s", end="")
+for name, (gbits, _) in runs.items():
+    print(f", {name} {gbits:.2f} ({gbits / direct[0]:.0%})", end="")
+print()
+proxied = runs["dnsgate"]
+print(f"median connections/s: direct {direct[1]:.0f}, dnsgate {proxied[1]:.0f} ({proxied[1] / direct[1]:.0%})")
 SUMMARY
