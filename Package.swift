@@ -126,7 +126,8 @@ let package = Package(
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache"] + handlerTestDependencies),
         .testTarget(name: "TUNResponderTests", dependencies: ["TUNResponder"] + handlerTestDependencies),
         .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),
-        .testTarget(name: "TransparentProxyTests", dependencies: ["TransparentProxy", "DNSCore", nioCore, nioEmbedded]),
+        .testTarget(name: "TransparentProxyTests",
+                    dependencies: ["TransparentProxy", "DNSCore", "DNSWire", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded]),
         .testTarget(
             name: "IntegrationTests",

@@ -15,9 +15,10 @@ public final class TransparentProxyServer: Sendable {
                 group: any EventLoopGroup, logger: Logger) {
         let journal = ConnectionJournal(enabled: settings.journal, logger: logger)
         self.journal = journal
-        self.tcp = TransparentTCPProxy(settings: settings, pools: pools, resolver: resolver, group: group,
+        let dialers = DialerTable(settings: settings, resolver: resolver)
+        self.tcp = TransparentTCPProxy(settings: settings, pools: pools, dialers: dialers, group: group,
                                        logger: logger, journal: journal)
-        self.udp = TransparentUDPProxy(settings: settings, pools: pools, resolver: resolver, loop: group.next(),
+        self.udp = TransparentUDPProxy(settings: settings, pools: pools, dialers: dialers, loop: group.next(),
                                        journal: journal)
     }
 

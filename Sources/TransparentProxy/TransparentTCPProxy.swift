@@ -39,7 +39,7 @@ public struct TransparentProxySettings: Sendable {
 }
 
 /// Why the proxy could not start.
-public struct TransparentProxyError: Error, CustomStringConvertible {
+public struct TransparentProxyError: Error, CustomStringConvertible, Hashable {
     public let description: String
 }
 
@@ -52,17 +52,17 @@ public struct TransparentProxyError: Error, CustomStringConvertible {
 final class TransparentTCPProxy: Sendable {
     private let settings: TransparentProxySettings
     private let pools: [FakeIPPool]
-    private let resolver: NameResolver
+    private let dialers: DialerTable
     private let group: any EventLoopGroup
     private let logger: Logger
     private let journal: ConnectionJournal
     private let listeners = NIOLockedValueBox<[any Channel]>([])
 
-    init(settings: TransparentProxySettings, pools: [FakeIPPool], resolver: NameResolver, group: any EventLoopGroup,
+    init(settings: TransparentProxySettings, pools: [FakeIPPool], dialers: DialerTable, group: any EventLoopGroup,
          logger: Logger, journal: ConnectionJournal) {
         self.settings = settings
         self.pools = pools
-        self.resolver = resolver
+        self.dialers = dialers
         self.group = group
         self.logger = logger
         self.journal = journal
@@ -111,56 +111,20 @@ final class TransparentTCPProxy: Sendable {
             self.journal.refused(client: channel.remoteAddress, destination: channel.localAddress, reason: "unknown address")
             return Self.reset(channel)
         }
-        var entry = ConnectionJournal.Entry(client: channel.remoteAddress, domain: name, fake: fake, port: port,
-                                            transport: "tcp", dialer: "direct", started: started)
         let action = ProxyRule.action(for: name, in: self.settings.rules)
-        entry.dialer = "\(action)"
-        let loop = channel.eventLoop
-        let connected: EventLoopFuture<any Channel>
-        switch (action, self.settings.socks5) {
-        case (.direct, _):
-            connected = self.resolver.addresses(of: name, on: loop).flatMap { addresses in
-                self.dial(addresses.map { ($0, port) }, on: loop)
-            }
-        case (.socks5, .some(let server)):
-            connected = SOCKS5Dialer(server: server, connectTimeout: self.settings.connectTimeout)
-                .open(.connect(domain: name, port: port), on: loop).map(\.0)
-        case (.reject, _), (.socks5, .none):
-            pool.unpin(fake)
-            self.journal.failed(entry, reason: "rejected by rule")
-            return Self.reset(channel)
-        }
-        connected.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let upstream):
-                entry.real = upstream.remoteAddress
-                self.relay(channel, upstream, entry: entry, release: { pool.unpin(fake) })
-            case .failure(let error):
-                pool.unpin(fake)
-                self.journal.failed(entry, reason: "\(error)")
-                Self.reset(channel)
-            }
-        }
-    }
-
-    /// Connects to each address in turn until one answers.
-    private func dial(_ targets: [(IPAddress, Int)], on loop: any EventLoop) -> EventLoopFuture<any Channel> {
-        guard let (address, port) = targets.first else {
-            return loop.makeFailedFuture(TransparentProxyError(description: "no address could be reached"))
-        }
-        guard let socketAddress = try? SocketAddress(ipAddress: "\(address)", port: port) else {
-            return self.dial(Array(targets.dropFirst()), on: loop)
-        }
-        return ClientBootstrap(group: loop)
-            .connectTimeout(self.settings.connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.prepareRelaySide(channel) {}
+        var entry = ConnectionJournal.Entry(client: channel.remoteAddress, domain: name, fake: fake, port: port,
+                                            transport: "tcp", dialer: "\(action)", started: started)
+        self.dialers.dialer(for: action).connect(to: name, port: port, on: channel.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let upstream):
+                    entry.real = upstream.remoteAddress
+                    self.relay(channel, upstream, entry: entry, release: { pool.unpin(fake) })
+                case .failure(let error):
+                    pool.unpin(fake)
+                    self.journal.failed(entry, reason: "\(error)")
+                    Self.reset(channel)
                 }
-            }
-            .connect(to: socketAddress)
-            .flatMapError { error in
-                targets.count > 1 ? self.dial(Array(targets.dropFirst()), on: loop) : loop.makeFailedFuture(error)
             }
     }
 

@@ -17,12 +17,12 @@ final class TransparentUDPProxy: Sendable {
     private let stopping = Mutex(false)
     private let readersRunning = Mutex(0)
 
-    init(settings: TransparentProxySettings, pools: [FakeIPPool], resolver: NameResolver, loop: any EventLoop,
+    init(settings: TransparentProxySettings, pools: [FakeIPPool], dialers: DialerTable, loop: any EventLoop,
          journal: ConnectionJournal) {
         self.listen = settings.listen
         self.loop = loop
         self.sessions = NIOLoopBoundBox.makeBoxSendingValue(
-            UDPSessions(loop: loop, pools: pools, resolver: resolver, settings: settings, journal: journal),
+            UDPSessions(loop: loop, pools: pools, dialers: dialers, settings: settings, journal: journal),
             as: UDPSessions.self, eventLoop: loop)
     }
 
