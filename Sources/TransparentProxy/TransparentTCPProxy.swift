@@ -130,10 +130,9 @@ final class TransparentTCPProxy: Sendable {
 
     private func relay(_ client: any Channel, _ upstream: any Channel, entry: ConnectionJournal.Entry,
                        release: @escaping @Sendable () -> Void) {
-        // One timer for the pair, touched by reads on either side (NIO's IdleStateHandler, one per side, was started
-        // twice on the dialled side, when added and again on its late channelActive, and left a task per
-        // connection scheduled for the whole idle timeout: 390,000 of them at 1,300 connections/s, each cancel
-        // scanning them all).
+        // One timer for the pair, touched by reads on either side. (NIO's IdleStateHandler starts twice on the dialled
+        // side, when added and again on the channelActive NIO fires after the connect promise, and leaves one task
+        // per connection scheduled for the whole idle timeout.)
         let idleTimer = IdleConnectionTimer(timeout: self.settings.idleTimeout)
         let (clientGlue, upstreamGlue) = GlueHandler.matchedPair(idleTimer: idleTimer)
         do {
