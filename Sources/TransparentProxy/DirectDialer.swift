@@ -46,7 +46,8 @@ struct DirectDialer: Dialer {
             }
             .connect(to: socketAddress)
             .flatMapError { error in
-                addresses.count > 1 ? self.dial(addresses.dropFirst(), port: port, on: loop) : loop.makeFailedFuture(error)
+                addresses.count > 1
+                    ? self.dial(addresses.dropFirst(), port: port, on: loop) : loop.makeFailedFuture(error)
             }
     }
 }

@@ -87,17 +87,20 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test func directDatagramsGoToAnAddressOfTheFakeAddresssFamily() async throws {
+    @Test func directDatagramsGoToAnAddressOfTheFakeAddressFamily() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let dialer = self.direct(AddressBook(v4: [[192, 0, 2, 1]], v6: [[0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1]]))
+        let documentation6: [UInt8] = [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1]
+        let dialer = self.direct(AddressBook(v4: [[192, 0, 2, 1]], v6: [documentation6]))
         let loop = group.next()
-        let v4 = try await dialer.datagramPath(to: "service.test.", port: 53, preferring: #require(IPAddress("198.18.0.1")), on: loop).get()
-        let v6 = try await dialer.datagramPath(to: "service.test.", port: 53, preferring: #require(IPAddress("fd00::1")), on: loop).get()
+        let fake4 = try #require(IPAddress("198.18.0.1"))
+        let fake6 = try #require(IPAddress("fd00::1"))
+        let v4 = try await dialer.datagramPath(to: "service.test.", port: 53, preferring: fake4, on: loop).get()
+        let v6 = try await dialer.datagramPath(to: "service.test.", port: 53, preferring: fake6, on: loop).get()
         #expect(v4.peer == (try SocketAddress(ipAddress: "192.0.2.1", port: 53)))
         #expect(v6.peer == (try SocketAddress(ipAddress: "2001:db8::1", port: 53)))
         #expect(v4.header == nil && v4.control == nil)
         let onlyV6 = self.direct(AddressBook(v6: [Self.loopback6]))
-        let fallback = try await onlyV6.datagramPath(to: "service.test.", port: 53, preferring: #require(IPAddress("198.18.0.1")), on: loop).get()
+        let fallback = try await onlyV6.datagramPath(to: "service.test.", port: 53, preferring: fake4, on: loop).get()
         #expect(fallback.peer == (try SocketAddress(ipAddress: "::1", port: 53)))
         try await group.shutdownGracefully()
     }
@@ -124,10 +127,12 @@ import Testing
     @Test func rejectedDomainsAndSOCKS5WithoutAServerAreRefusedBothWays() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let table = DialerTable(settings: TransparentProxySettings(listen: []),
-                                resolver: NameResolver(pipeline: AddressBook(v4: [Self.loopback4]), timeout: .seconds(2)))
+        let resolver = NameResolver(pipeline: AddressBook(v4: [Self.loopback4]), timeout: .seconds(2))
+        let table = DialerTable(settings: TransparentProxySettings(listen: []), resolver: resolver)
         let fake = try #require(IPAddress("198.18.0.1"))
-        for (action, reason) in [(ProxyRule.Action.reject, "rejected by rule"), (.socks5, "no SOCKS5 server is configured")] {
+        let refusals: [(ProxyRule.Action, String)] = [(.reject, "rejected by rule"),
+                                                      (.socks5, "no SOCKS5 server is configured")]
+        for (action, reason) in refusals {
             let dialer = table.dialer(for: action)
             await #expect(throws: TransparentProxyError(description: reason)) {
                 try await dialer.connect(to: "service.test.", port: 80, on: loop).get()
