@@ -31,6 +31,12 @@ extension IntegrationSuite {
             socketserver.ThreadingTCPServer(("10.77.2.2", \(echoPort)), Echo).serve_forever()
             """
 
+        /// The echo servers, running in `namespace` with their output in a log named after `name`.
+        static func startEchoServer(named name: String, in namespace: NetworkNamespace) throws -> Daemon {
+            try Daemon(name: name, executable: "/usr/bin/python3", arguments: ["-c", Self.echoServer],
+                       logPath: NSTemporaryDirectory() + "dnsgate-\(name)-\(getpid()).log", namespace: namespace.name)
+        }
+
         /// Connects to HOST:PORT, sends MESSAGE (`repeat:N` is N times "0123456789"), closes its sending side and
         /// prints what comes back until EOF (`same` for a repeated message that came back whole), or `reset` /
         /// `refused` / `timeout`.
@@ -110,9 +116,7 @@ extension IntegrationSuite {
                     + "add rule ip dgtproxy prerouting ip daddr 198.18.0.0/15 meta l4proto { tcp, udp } "
                     + "tproxy to :\(Self.proxyPort) meta mark set 1",
             ])
-            let echo = try Daemon(name: "echo", executable: "/usr/bin/python3", arguments: ["-c", Self.echoServer],
-                                  logPath: NSTemporaryDirectory() + "dnsgate-echo-\(getpid()).log",
-                                  namespace: server.name)
+            let echo = try Self.startEchoServer(named: "echo", in: server)
             defer { echo.stop() }
             let upstream = try TestUpstream(namespace: gateway.name)
             defer { upstream.stop() }
@@ -285,9 +289,7 @@ extension IntegrationSuite {
             let recipe = try Self.singleHostRecipe()
             #expect(recipe.count == 7, "\(recipe)")
             for command in recipe { try host.run("/bin/sh", ["-c", command]) }
-            let echo = try Daemon(name: "echo-single", executable: "/usr/bin/python3", arguments: ["-c", Self.echoServer],
-                                  logPath: NSTemporaryDirectory() + "dnsgate-echo-single-\(getpid()).log",
-                                  namespace: server.name)
+            let echo = try Self.startEchoServer(named: "echo-single", in: server)
             defer { echo.stop() }
             let upstream = try TestUpstream(namespace: host.name)
             defer { upstream.stop() }
