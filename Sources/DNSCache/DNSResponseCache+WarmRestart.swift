@@ -1,5 +1,5 @@
 public import DNSCore
-public import DNSWire
+import DNSWire
 public import NIOCore
 
 /// Why a saved cache could not be read back.
