@@ -5,14 +5,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-sudo=""
-[[ $(id -u) == 0 ]] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends \
-    libsqlite3-dev knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 iputils-ping \
-    nftables dante-server \
-    python3 >/dev/null
+source scripts/apt-install.sh
+
+apt_install libsqlite3-dev knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 \
+    iputils-ping nftables dante-server python3
 
 swift build
 swift test
