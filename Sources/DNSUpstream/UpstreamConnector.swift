@@ -84,7 +84,7 @@ struct DatagramConnector: UpstreamConnector {
         let address = self.address
         let options = self.options
         return DatagramBootstrap(group: eventLoop)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_535))
+            .channelOption(.recvAllocator, value: DatagramSize.wholeDatagrams)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

@@ -25,12 +25,16 @@ public final class ConnectionJournal: Sendable {
         let failed = ManagedAtomic<Int>(0)
         let bytesSent = ManagedAtomic<Int>(0)
         let bytesReceived = ManagedAtomic<Int>(0)
+        let datagramsDropped = ManagedAtomic<Int>(0)
 
-        /// Opened, closed, failed (reset: unknown address, rejected, unreachable), bytes from and to clients.
-        public var snapshot: (opened: Int, closed: Int, failed: Int, bytesSent: Int, bytesReceived: Int) {
+        /// Opened, closed, failed (reset: unknown address, rejected, unreachable), bytes from and to clients, and
+        /// UDP datagrams dropped whole (too large for the way out, refused by the kernel, or beyond the queue of a
+        /// flow still being opened).
+        public var snapshot: (opened: Int, closed: Int, failed: Int, bytesSent: Int, bytesReceived: Int,
+                              datagramsDropped: Int) {
             (self.opened.load(ordering: .relaxed), self.closed.load(ordering: .relaxed),
              self.failed.load(ordering: .relaxed), self.bytesSent.load(ordering: .relaxed),
-             self.bytesReceived.load(ordering: .relaxed))
+             self.bytesReceived.load(ordering: .relaxed), self.datagramsDropped.load(ordering: .relaxed))
         }
     }
 
@@ -77,6 +81,12 @@ public final class ConnectionJournal: Sendable {
         var metadata = self.metadata(entry)
         metadata["reason"] = "\(reason)"
         self.logger.info("connection reset", metadata: metadata)
+    }
+
+    /// A UDP datagram that could not be relayed whole and was dropped.
+    func droppedDatagram() {
+        self.statistics.datagramsDropped.wrappingIncrement(ordering: .relaxed)
+        self.logger.debug("UDP datagram dropped: too large for the way out or refused by the kernel")
     }
 
     func refused(client: SocketAddress?, destination: SocketAddress?, reason: String) {

@@ -44,7 +44,7 @@ final class TransparentUDPProxy: Sendable {
     }
 
     private func read(_ descriptor: Int32) {
-        let capacity = 65_536
+        let capacity = DatagramSize.readCapacity
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)

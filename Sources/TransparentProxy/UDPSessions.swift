@@ -112,11 +112,10 @@ final class UDPSessions {
             return self.loop.makeFailedFuture(TransparentProxyError(
                 description: "cannot open a reply socket: errno \(-descriptor)"))
         }
-        // Both sockets start with reads paused, so nothing arrives before the relay handlers are in place.
-        let reply = DatagramBootstrap(group: self.loop).channelOption(.autoRead, value: false)
-            .withBoundSocket(descriptor)
-        let upstream = DatagramBootstrap(group: self.loop).channelOption(.autoRead, value: false)
-            .bind(host: path.peer.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+        // Both sockets start with reads paused, so nothing arrives before the relay handlers are in place, and
+        // read every datagram whole.
+        let reply = self.datagramBootstrap().withBoundSocket(descriptor)
+        let upstream = self.datagramBootstrap().bind(host: path.peer.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
         return reply.and(upstream).assumeIsolated().flatMapThrowing { reply, upstream in
             try reply.pipeline.syncOperations.addHandler(DatagramRelay { self.forward($0.data, session) })
             try upstream.pipeline.syncOperations.addHandler(DatagramRelay { self.answer($0, session) })
@@ -127,20 +126,31 @@ final class UDPSessions {
         }.nonisolated()
     }
 
+    private func datagramBootstrap() -> DatagramBootstrap {
+        DatagramBootstrap(group: self.loop)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.recvAllocator, value: DatagramSize.wholeDatagrams)
+    }
+
     /// Client to real server.
     private func forward(_ payload: ByteBuffer, _ session: Session) {
         session.lastActivity = .now()
         guard let upstream = session.upstream, let path = session.path else {
-            if session.waiting.count < Self.maxWaiting { session.waiting.append(payload) }
+            guard session.waiting.count < Self.maxWaiting else { return self.journal.droppedDatagram() }
+            session.waiting.append(payload)
             return
         }
-        session.sent += payload.readableBytes
         var datagram = payload
         if var header = path.header {
+            // A datagram that its header makes too long for UDP is dropped whole, never cut.
+            guard header.readableBytes + payload.readableBytes <= DatagramSize.maxPayload(to: path.peer) else {
+                return self.journal.droppedDatagram()
+            }
             header.writeImmutableBuffer(payload)
             datagram = header
         }
-        upstream.writeAndFlush(AddressedEnvelope(remoteAddress: path.peer, data: datagram), promise: nil)
+        session.sent += payload.readableBytes
+        self.send(datagram, to: path.peer, on: upstream)
     }
 
     /// The path's peer to client, from the fake address.
@@ -150,7 +160,14 @@ final class UDPSessions {
         else { return }
         session.lastActivity = .now()
         session.received += data.readableBytes
-        reply.writeAndFlush(AddressedEnvelope(remoteAddress: session.key.client, data: data), promise: nil)
+        self.send(data, to: session.key.client, on: reply)
+    }
+
+    /// Sends one datagram; one the kernel refuses (too large for the path, a full buffer) is counted as dropped.
+    private func send(_ datagram: ByteBuffer, to peer: SocketAddress, on channel: any Channel) {
+        let written = self.loop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { [journal] _ in journal.droppedDatagram() }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: datagram), promise: written)
     }
 
     private func end(_ session: Session, failure: String? = nil) {

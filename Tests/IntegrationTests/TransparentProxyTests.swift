@@ -18,6 +18,7 @@ extension IntegrationSuite {
                 def handle(self):
                     data, sock = self.request
                     sock.sendto(data, self.client_address)
+            socketserver.ThreadingUDPServer.max_packet_size = 65536  # 8192 by default: it would cut datagrams
             udp = socketserver.ThreadingUDPServer(("10.77.2.2", \(echoPort)), EchoUDP)
             threading.Thread(target=udp.serve_forever, daemon=True).start()
             class Echo(socketserver.BaseRequestHandler):
@@ -95,6 +96,44 @@ extension IntegrationSuite {
                 except socket.timeout:
                     print("timeout")
             """
+
+        /// Sends a datagram of random bytes of each size in SIZES (comma-separated) to HOST:PORT, first all on one
+        /// flow that a 1-byte datagram opened, then each as the first datagram of a flow of its own, and prints a
+        /// line per datagram: `later SIZE whole`, `first SIZE whole`, or with what came back instead (a length or
+        /// `timeout`).
+        static let udpSizesClient = """
+            import os, socket, sys
+            host, port, sizes = sys.argv[1], int(sys.argv[2]), [int(size) for size in sys.argv[3].split(",")]
+            def flow():
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(2)
+                return s
+            def exchange(s, size):
+                data = os.urandom(size)
+                s.sendto(data, (host, port))
+                try:
+                    echoed, _ = s.recvfrom(65536)
+                except socket.timeout:
+                    return "timeout"
+                return "whole" if echoed == data else f"{len(echoed)} bytes"
+            later = flow()
+            print("opened", exchange(later, 1))
+            for size in sizes:
+                print("later", size, exchange(later, size))
+            for size in sizes:
+                print("first", size, exchange(flow(), size))
+            """
+
+        /// The sizes a relay must carry whole: the smallest, the largest in one Ethernet frame and one more, some
+        /// fragmented ones, and the largest UDP payload over IPv4.
+        static let datagramSizes = [1, 1472, 1473, 4000, 20_000, 65_507]
+
+        /// What ``udpSizesClient`` prints when every datagram of `sizes` comes back whole, except those in `lost`.
+        static func expectedEchoes(_ sizes: [Int], lost: Set<Int> = []) -> String {
+            let outcome = { (size: Int) in lost.contains(size) ? "timeout" : "whole" }
+            return (["opened whole"] + sizes.map { "later \($0) \(outcome($0))" }
+                + sizes.map { "first \($0) \(outcome($0))" }).joined(separator: "\n") + "\n"
+        }
 
         @Test func connectionsToFakeAddressesReachTheRealServerAndTheJournalNamesTheDomain() throws {
             let client = try NetworkNamespace("fc")
@@ -176,7 +215,7 @@ extension IntegrationSuite {
                     domains: [viasocks.\(TestUpstream.zone)]
                 """)
             let arguments = ["--listen", "10.77.1.1:\(Self.dnsPort)", "--upstream", upstream.dotURL,
-                             "--ca-file", upstream.caPath, "--config", config]
+                             "--ca-file", upstream.caPath, "--config", config, "--log-level", "debug"]
             var dnsgate = try DNSGateBinary.start(port: Self.dnsPort, arguments: arguments, name: "dnsgate-tproxy",
                                                   namespace: gateway.name)
             defer { dnsgate.stop() }
@@ -211,6 +250,11 @@ extension IntegrationSuite {
                                      namespace: client.name).output
             #expect(udp == "first datagram \(fake) \(Self.echoPort)\nsecond datagram \(fake) \(Self.echoPort)\n", "\(udp)")
             #expect(try waitUntil(timeout: 5) { dnsgate.log.contains("protocol=udp") }, "\(dnsgate.log)")
+            // Every size arrives whole and byte for byte equal, both ways, as a flow's first datagram and later.
+            let sizes = Self.datagramSizes.map(String.init).joined(separator: ",")
+            let echoes = try runCommand("/usr/bin/python3", ["-c", Self.udpSizesClient, fake, "\(Self.echoPort)", sizes],
+                                        namespace: client.name).output
+            #expect(echoes == Self.expectedEchoes(Self.datagramSizes), "\(echoes)")
 
             // Through SOCKS5: Dante gets the domain name and resolves it itself.
             #expect(waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: dantePIDFile) }, "Dante started")
@@ -227,6 +271,15 @@ extension IntegrationSuite {
             #expect(try waitUntil(timeout: 5) {
                 dnsgate.log.split(separator: "\n").contains { $0.contains("protocol=udp") && $0.contains("dialer=socks5") }
             }, "\(dnsgate.log)")
+            // Through the association too; the largest IPv4 datagram cannot also carry the 28-byte SOCKS5 header
+            // naming the domain, so it is dropped whole and counted, never cut.
+            #expect(!dnsgate.log.contains("UDP datagram dropped"))
+            let socksEchoes = try runCommand("/usr/bin/python3",
+                                             ["-c", Self.udpSizesClient, viaSocks, "\(Self.echoPort)", sizes + ",65479"],
+                                             namespace: client.name).output
+            #expect(socksEchoes == Self.expectedEchoes(Self.datagramSizes + [65_479], lost: [65_507]),
+                    "\(socksEchoes)\n\(dnsgate.log.suffix(3000))")
+            #expect(dnsgate.log.contains("UDP datagram dropped"))
             let danteSawUDP = (try? String(contentsOfFile: danteLog, encoding: .utf8)) ?? ""
             // Dante's own account of a relayed datagram: its target is the domain name dnsgate put in the header.
             #expect(danteSawUDP.split(separator: "\n").contains { $0.contains("io_udp_client2target")
