@@ -82,7 +82,8 @@ public struct TUNSettings: Sendable, Hashable {
     public var mtu: Int
     /// The virtual resolver addresses answered on the device (`tun.addresses`).
     public var addresses: [IPAddress]
-    /// The device's own addresses, which replies come from the other way (`tun.device_addresses`).
-    public var deviceAddresses: [IPAddress]
+    /// The device's own addresses, which replies come from the other way, with the prefixes routed into the
+    /// device (`tun.device_addresses`).
+    public var deviceAddresses: [IPInterfaceAddress]
     public var maxTCPConnections: Int
 }

@@ -93,7 +93,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
         -> TUNDevice
     {
         let device = try TUNDevice(name: settings.name, mtu: settings.mtu,
-                                   addresses: settings.deviceAddresses.map(IPPrefix.host),
+                                   addresses: settings.deviceAddresses,
                                    routes: settings.addresses.map(IPPrefix.host))
         let responder = DNSPacketResponder(pipeline: pipeline, eventLoop: group.next(), mtu: settings.mtu,
                                            output: device, queryTimeout: self.config.queryTimeout,

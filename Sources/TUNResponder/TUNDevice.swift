@@ -27,9 +27,15 @@ public final class TUNDevice: PacketSink {
     /// Writes that the device refused (its queue was full).
     public let statistics = PacketStatistics()
 
-    /// Opens the device `name`, sets `mtu`, adds `addresses` (the device's own, to send from) and routes `routes`
-    /// (the virtual addresses) into it, and brings it up.
-    public init(name: String, mtu: Int, addresses: [IPPrefix], routes: [IPPrefix]) throws {
+    /// The device's own addresses and the routes into it that ``init(name:mtu:addresses:routes:)`` added, removed
+    /// again by ``close()`` (a device that existed before dnsgate outlives it).
+    private let addresses: [IPInterfaceAddress]
+    private let routes: [IPPrefix]
+
+    /// Opens the device `name`, sets `mtu`, adds `addresses` (the device's own, to send from, with their prefixes,
+    /// which the kernel then routes into the device) and routes `routes` (the virtual addresses) into it, and
+    /// brings it up.
+    public init(name: String, mtu: Int, addresses: [IPInterfaceAddress], routes: [IPPrefix]) throws {
         var actual = [CChar](repeating: 0, count: 32)
         let descriptor = clinuxnet_tun_open(name, 0, &actual)
         guard descriptor >= 0 else {
@@ -41,6 +47,8 @@ public final class TUNDevice: PacketSink {
         self.descriptor = descriptor
         self.name = String(decoding: actual.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.mtu = mtu
+        self.addresses = addresses
+        self.routes = routes
         do {
             try Self.ip(["link", "set", "dev", self.name, "mtu", "\(mtu)", "up"])
             for address in addresses {
@@ -121,6 +129,13 @@ public final class TUNDevice: PacketSink {
         guard !alreadyStopping else { return }
         // The reader wakes from poll within 100 ms and sees the flag; wait for it before closing the descriptor.
         while self.readerRunning.withLock({ $0 }) { usleep(10_000) }
+        // A device created here disappears with its descriptor; one that existed before keeps nothing of ours.
+        for route in self.routes {
+            try? Self.ip((route.address.isIPv4 ? ["-4"] : ["-6"]) + ["route", "del", "\(route)", "dev", self.name])
+        }
+        for address in self.addresses {
+            try? Self.ip((address.address.isIPv4 ? ["-4"] : ["-6"]) + ["addr", "del", "\(address)", "dev", self.name])
+        }
         Glibc.close(self.descriptor)
     }
 }

@@ -148,10 +148,20 @@ import Testing
             "dnsgate.example.yaml").path), environment: ["DNSGATE_TUN_ENABLED": "true"]).tun
         #expect(tun?.addresses.map(\.description) == ["169.254.53.53", "fd53:7a9c:1e42::53"])
         #expect(tun?.mtu == 1500 && tun?.name == "dnsgate0")
+        #expect(tun?.deviceAddresses.map(\.description) == ["169.254.53.1/32", "fd53:7a9c:1e42::1/128"])
         let fakeIP = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: root.appendingPathComponent(
             "dnsgate.example.yaml").path), environment: ["DNSGATE_FAKEIP_ENABLED": "true"]).fakeIP
         #expect(fakeIP?.range.description == "198.18.0.0/15" && fakeIP?.range6 == nil)
         #expect(fakeIP?.answer.ttl == 60 && fakeIP?.answer.resolveFirst == true && fakeIP?.proxy == nil)
+    }
+
+    @Test func tunDeviceAddressesKeepTheirPrefixAndHostBits() async throws {
+        let tun = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: [
+            "DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_DEVICE_ADDRESSES": "100.90.128.2/24,fdf6:ae92:c3:1::2/64",
+        ]).tun
+        let addresses = try #require(tun?.deviceAddresses)
+        #expect(addresses.map(\.description) == ["100.90.128.2/24", "fdf6:ae92:c3:1::2/64"])
+        #expect(addresses.map(\.prefix.description) == ["100.90.128.0/24", "fdf6:ae92:c3:1::/64"])
     }
 
     @Test(arguments: [
@@ -159,6 +169,8 @@ import Testing
         (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_MTU": "576"], "tun.mtu"),
         (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_ADDRESSES": "1.2.3.4,bogus"], "tun.addresses"),
         (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_DEVICE_ADDRESSES": "169.254.53.1"], "tun.device_addresses"),
+        (["DNSGATE_TUN_ENABLED": "true", "DNSGATE_TUN_DEVICE_ADDRESSES": "169.254.53.1/33,fd00::1"],
+         "tun.device_addresses"),
         (["DNSGATE_FAKEIP_RANGE": "198.18.0.0/31"], "fakeip.range"),
         (["DNSGATE_FAKEIP_RANGE": "fd00::/64"], "fakeip.range"),
         (["DNSGATE_FAKEIP_RANGE6": "10.0.0.0/8"], "fakeip.range6"),

@@ -74,5 +74,52 @@ extension IntegrationSuite {
                 #expect(reply?.answers == ["h000043.\(TestUpstream.zone) 3600 IN A 198.18.0.43"])
             }
         }
+
+        /// Device addresses with a prefix, as a VPN client's (olm's) device has: the kernel routes the prefix into the
+        /// device, only the virtual resolver is answered, and dnsgate takes its addresses away again on exit, even
+        /// from a device that existed before it (a persistent one, which outlives dnsgate).
+        @Test func deviceAddressesWithAPrefixRouteItIntoTheDeviceUntilExit() throws {
+            let namespace = try NetworkNamespace("tunp")
+            defer { namespace.delete() }
+            try namespace.ip(["tuntap", "add", "dev", "dgtunp0", "mode", "tun"])
+            let upstream = try TestUpstream(namespace: namespace.name)
+            defer { upstream.stop() }
+            let config = NSTemporaryDirectory() + "dnsgate-tunp-\(getpid()).yaml"
+            try """
+                tun:
+                  enabled: true
+                  name: dgtunp0
+                  device_addresses: [100.90.128.2/24, "fdf6:ae92:c3:1::2/64"]
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let dnsgate = try DNSGateBinary.start(port: 15391, arguments: [
+                "--listen", "127.0.0.1:15391", "--upstream", upstream.dotURL, "--ca-file", upstream.caPath,
+                "--config", config,
+            ], name: "dnsgate-tunp", namespace: namespace.name)
+            defer { dnsgate.stop() }
+
+            func inNamespace(_ arguments: [String]) throws -> String {
+                try runCommand("/usr/sbin/ip", ["-n", namespace.name] + arguments).output
+            }
+            #expect(try inNamespace(["-4", "route", "get", "100.90.128.7"]).contains("dev dgtunp0 src 100.90.128.2"))
+            #expect(try inNamespace(["-6", "route", "get", "fdf6:ae92:c3:1::7"]).contains("dev dgtunp0"))
+            for server in [Self.virtual4, Self.virtual6] {
+                let reply = try Kdig.query("h000044." + TestUpstream.zone, server: server, port: 53, timeout: 3,
+                                           namespace: namespace.name)
+                #expect(reply?.answers == ["h000044.\(TestUpstream.zone) 3600 IN A 198.18.0.44"], "\(server)")
+            }
+            // Another address of the prefix goes into the device but is no resolver: no DNS answer, no echo reply.
+            let notResolver = try Kdig.query("h000045." + TestUpstream.zone, server: "100.90.128.7", port: 53,
+                                             timeout: 1, namespace: namespace.name)
+            #expect(notResolver == nil)
+            let ping = try runCommand("/usr/bin/ping", ["-c", "1", "-W", "1", "100.90.128.7"], namespace: namespace.name)
+            #expect(ping.status != 0, "\(ping.output)")
+
+            let before = try inNamespace(["addr", "show", "dev", "dgtunp0"])
+            #expect(before.contains("inet 100.90.128.2/24") && before.contains("inet6 fdf6:ae92:c3:1::2/64"), "\(before)")
+            dnsgate.stop()
+            let after = try inNamespace(["addr", "show", "dev", "dgtunp0"])
+            #expect(!after.contains("100.90.128.2") && !after.contains("fdf6:ae92:c3:1::2"), "\(after)")
+            #expect(!(try inNamespace(["route", "show", "dev", "dgtunp0"])).contains("169.254.53.53"))
+        }
     }
 }
