@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Already behind swift-configuration's YAML provider; Config walks the file's key tree with it.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
@@ -88,6 +90,7 @@ let package = Package(
             dependencies: [
                 "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "FakeIP", "TransparentProxy",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
                 nioCore,
                 logging,
             ],
@@ -122,7 +125,10 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
         .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend"] + handlerTestDependencies),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream"] + handlerTestDependencies),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "DNSUpstream", "DNSCache", nioCore]),
+        .testTarget(name: "ConfigTests", dependencies: [
+            "Config", "DNSUpstream", "DNSCache", nioCore,
+            .product(name: "Configuration", package: "swift-configuration"),
+        ]),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache"] + handlerTestDependencies),
         .testTarget(name: "TUNResponderTests", dependencies: ["TUNResponder"] + handlerTestDependencies),
         .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),

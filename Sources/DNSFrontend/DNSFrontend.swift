@@ -123,7 +123,7 @@ public final class DNSFrontend: Sendable {
                 .bind(to: address).get()
             _ = self.tcpListeners.add(channel)
         } catch {
-            throw FrontendError(description: "cannot listen on tcp \(address): \(error)")
+            throw FrontendError(description: "cannot listen on tcp \(address.hostAndPort): \(error)")
         }
     }
 

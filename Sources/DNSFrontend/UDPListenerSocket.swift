@@ -40,7 +40,8 @@ final class UDPListenerSocket: Sendable {
     }
 
     private static func error(_ call: String, _ address: SocketAddress) -> FrontendError {
-        FrontendError(description: "cannot listen on udp \(address): \(call): \(String(cString: strerror(errno)))")
+        let reason = String(cString: strerror(errno))
+        return FrontendError(description: "cannot listen on udp \(address.hostAndPort): \(call): \(reason)")
     }
 
     /// The address the socket is bound to, with the port the kernel chose.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import DNSCore
 import DNSGateApp
 import Logging
 
@@ -64,7 +65,7 @@ struct CheckConfig: AsyncParsableCommand {
     func run() async throws {
         let config = try await self.options.load()
         print("configuration OK")
-        print("listen: \(config.listen.map { "\($0)" }.joined(separator: ", "))")
+        print("listen: \(config.listen.map(\.hostAndPort).joined(separator: ", "))")
         print("upstreams: \(config.upstreams.map { "\($0)" }.joined(separator: ", "))")
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// The real `dnsgate` binary, built by `swift build` before the tests run.
 enum DNSGateBinary {
     static var path: String {
-        if let path = ProcessInfo.processInfo.environment["DNSGATE_BINARY"] { return path }
+        if let path = ProcessInfo.processInfo.environment["TEST_DNSGATE_BINARY"] { return path }
         // Tests/IntegrationTests/DNSGateProcess.swift → repository root.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

@@ -1,0 +1,22 @@
+/// Values given as command-line flags; they override the file and the environment.
+public struct ConfigOverrides: Sendable {
+    public var configFile: String?
+    public var listen: [String]
+    public var upstreams: [String]
+    public var caFiles: [String]
+    public var logLevel: String?
+
+    public init(
+        configFile: String? = nil,
+        listen: [String] = [],
+        upstreams: [String] = [],
+        caFiles: [String] = [],
+        logLevel: String? = nil
+    ) {
+        self.configFile = configFile
+        self.listen = listen
+        self.upstreams = upstreams
+        self.caFiles = caFiles
+        self.logLevel = logLevel
+    }
+}
