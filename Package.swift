@@ -38,10 +38,15 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Already behind swift-configuration's YAML provider; Config walks the file's key tree with it.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
-        .target(name: "DNSCore", dependencies: ["DNSWire", "CLinuxNet", nioCore], swiftSettings: upcomingFeatures),
+        .target(
+            name: "DNSCore",
+            dependencies: ["DNSWire", "CLinuxNet", nioCore, .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: upcomingFeatures
+        ),
         .target(
             name: "DNSCache",
             dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "Atomics", package: "swift-atomics")],
@@ -50,7 +55,8 @@ let package = Package(
         .target(
             name: "DNSUpstream",
             dependencies: ["DNSCore", "DNSWire", nioCore, nioPosix, nioSSL, logging,
-                           .product(name: "NIOTLS", package: "swift-nio")],
+                           .product(name: "NIOTLS", package: "swift-nio"),
+                           .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
         ),
         .target(
@@ -97,9 +103,15 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(
+            name: "Admin",
+            dependencies: ["DNSCore", nioCore, logging, .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "DNSGateApp",
             dependencies: [
-                "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder", "FakeIP", "TransparentProxy",
+                "Admin", "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder",
+                "FakeIP", "TransparentProxy",
                 nioCore,
                 nioPosix,
                 logging,
@@ -135,6 +147,8 @@ let package = Package(
         .testTarget(name: "TransparentProxyTests",
                     dependencies: ["TransparentProxy", "DNSCore", "DNSWire", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded]),
+        .testTarget(name: "DNSCoreTests", dependencies: handlerTestDependencies),
+        .testTarget(name: "AdminTests", dependencies: ["Admin"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["DNSWire", "DNSCore", "DNSTestSupport", nioCore, nioPosix,

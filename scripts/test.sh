@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs dnsgate's whole test suite on a fresh Debian machine: installs SQLite's headers and the real servers and
 # clients the integration tests drive (knot, dnsdist, redis-server, Dante, kdig, dnsperf, ping, nft, Python for
-# echo servers, openssl), builds, and runs every unit and integration test.
+# echo servers and the Helm chart check, openssl, curl, Prometheus, headless Chromium for the dashboard), builds,
+# and runs every unit and integration test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source scripts/apt-install.sh
 
 apt_install libsqlite3-dev knot knot-dnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 \
-    iputils-ping nftables dante-server python3
+    iputils-ping nftables dante-server python3 python3-yaml curl prometheus chromium
 
 swift build
 swift test

@@ -56,6 +56,10 @@ public enum ConfigLoader {
             values["tls.ca_files"] = ConfigValue(.stringArray(overrides.caFiles), isSecret: false)
         }
         if let level = overrides.logLevel { values["log.level"] = ConfigValue(.string(level), isSecret: false) }
+        if let admin = overrides.adminListen { values["admin.listen"] = ConfigValue(.string(admin), isSecret: false) }
+        if let file = overrides.adminTokenFile {
+            values["admin.token_file"] = ConfigValue(.string(file), isSecret: false)
+        }
         return values
     }
 
@@ -92,7 +96,8 @@ public enum ConfigLoader {
             cacheRedis: try Self.cacheRedis(values),
             cacheRedisTimeout: try values.duration("cache.redis_timeout", default: .milliseconds(25)),
             tun: try Self.tunSettings(values),
-            fakeIP: try Self.fakeIPSettings(values, environment: environment)
+            fakeIP: try Self.fakeIPSettings(values, environment: environment),
+            admin: try Self.adminSettings(values)
         )
     }
 }

@@ -5,14 +5,21 @@ public struct ConfigOverrides: Sendable {
     public var upstreams: [String]
     public var caFiles: [String]
     public var logLevel: String?
+    /// `--admin-listen`: an address, or `off`.
+    public var adminListen: String?
+    public var adminTokenFile: String?
 
     public init(
         configFile: String? = nil,
         listen: [String] = [],
         upstreams: [String] = [],
         caFiles: [String] = [],
-        logLevel: String? = nil
+        logLevel: String? = nil,
+        adminListen: String? = nil,
+        adminTokenFile: String? = nil
     ) {
+        self.adminListen = adminListen
+        self.adminTokenFile = adminTokenFile
         self.configFile = configFile
         self.listen = listen
         self.upstreams = upstreams

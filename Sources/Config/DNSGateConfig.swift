@@ -51,6 +51,8 @@ public struct DNSGateConfig: Sendable {
     public var tun: TUNSettings?
     /// Fake-IP mode (`fakeip.*`), or nil when off.
     public var fakeIP: FakeIPSettings?
+    /// The admin listener (`admin.*`), or nil when it is off.
+    public var admin: AdminSettings?
 }
 
 /// Fake-IP mode: the pools, the answers, and where the mapping is kept.

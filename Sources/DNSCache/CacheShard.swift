@@ -133,6 +133,19 @@ final class CacheShard: Sendable {
         }
     }
 
+    /// Removes every entry `shouldRemove` picks; returns how many.
+    func removeAll(where shouldRemove: (Entry) -> Bool) -> Int {
+        self.state.withLock { state in
+            var removed = 0
+            for index in state.slots.indices {
+                guard let slot = state.slots[index], shouldRemove(slot.entry) else { continue }
+                Self.remove(at: index, in: &state)
+                removed += 1
+            }
+            return removed
+        }
+    }
+
     /// Entries and bytes held now.
     var usage: (entries: Int, bytes: Int) {
         self.state.withLock { ($0.index.count, $0.bytes) }

@@ -91,7 +91,17 @@ public struct CachedAnswer: Sendable {
 
     /// Whether this is the answer to `key`'s question: same name ignoring case, type and class.
     func answers(_ key: CacheKey) -> Bool {
-        let wire = key.name.wire
+        guard self.isAnswer(for: key.name) else { return false }
+        let typeAt = DNSHeader.size + key.name.wire.count
+        return self.storage.withUnsafeReadableBytes { bytes in
+            UInt16(bytes[typeAt]) << 8 | UInt16(bytes[typeAt + 1]) == key.type
+                && UInt16(bytes[typeAt + 2]) << 8 | UInt16(bytes[typeAt + 3]) == key.rrclass
+        }
+    }
+
+    /// Whether this answers a question for `name` (ignoring case), of any type; type and class follow it.
+    func isAnswer(for name: DNSName) -> Bool {
+        let wire = name.wire
         let nameStart = DNSHeader.size
         guard self.messageLength >= nameStart + wire.count + 4 else { return false }
         return self.storage.withUnsafeReadableBytes { bytes in
@@ -102,9 +112,7 @@ public struct CachedAnswer: Sendable {
                     return false
                 }
             }
-            let typeAt = nameStart + wire.count
-            return UInt16(bytes[typeAt]) << 8 | UInt16(bytes[typeAt + 1]) == key.type
-                && UInt16(bytes[typeAt + 2]) << 8 | UInt16(bytes[typeAt + 3]) == key.rrclass
+            return true
         }
     }
 }

@@ -70,6 +70,15 @@ public final class DNSResponseCache: Sendable {
         return answer
     }
 
+    /// Removes the answers for `name` (every type and class, ignoring case), or every answer when `name` is nil;
+    /// returns how many were removed.
+    @discardableResult
+    public func flush(_ name: DNSName? = nil) -> Int {
+        self.shards.reduce(0) { removed, shard in
+            removed + shard.removeAll { entry in name.map { entry.answer.isAnswer(for: $0) } ?? true }
+        }
+    }
+
     /// The counters and current size.
     public var snapshot: CacheStatistics.Snapshot {
         let usage = self.shards.reduce((entries: 0, bytes: 0)) {

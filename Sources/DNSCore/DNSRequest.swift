@@ -2,7 +2,7 @@ public import DNSWire
 public import NIOCore
 
 /// How a query reached dnsgate.
-public enum DNSTransport: String, Sendable {
+public enum DNSTransport: String, Sendable, CaseIterable {
     case udp, tcp, tls, https, tun
 }
 
@@ -53,7 +53,7 @@ public struct DNSRequest: Sendable {
 /// The answer to a ``DNSRequest``, in wire form, ready to send to the client.
 public struct DNSResponse: Sendable {
     /// Who produced an answer.
-    public enum Origin: Sendable, Hashable {
+    public enum Origin: Sendable, Hashable, CaseIterable {
         /// An upstream resolver.
         case upstream
         /// The cache (fresh or stale).

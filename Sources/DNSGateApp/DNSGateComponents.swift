@@ -18,8 +18,11 @@ struct DNSGateComponents {
     let fakeIP: FakeIPPersistence?
     let cache: DNSResponseCache?
     let savedCache: SavedCacheFile?
-    /// Fake-IP stage (if on), cache, upstreams: what the listeners and the TUN responder answer with.
+    /// Fake-IP stage (if on), cache, upstreams: what the listeners and the TUN responder answer with, every answer
+    /// counted in `queryMetrics` when metrics are on.
     let pipeline: any DNSHandler
+    /// The answered queries' counters, or nil when the admin listener (and with it metrics) is off.
+    let queryMetrics: QueryMetrics?
     let proxy: TransparentProxyServer?
     let frontend: DNSFrontend
 
@@ -52,7 +55,9 @@ struct DNSGateComponents {
                                        group: group, logger: logger)
             }
         }
-        self.pipeline = pipeline
+        let queryMetrics = config.admin.map { _ in QueryMetrics() }
+        self.queryMetrics = queryMetrics
+        self.pipeline = queryMetrics.map { MeasuredHandler(pipeline, metrics: $0) } ?? pipeline
         self.proxy = proxy
         self.frontend = DNSFrontend(
             configuration: FrontendConfiguration(
@@ -61,7 +66,7 @@ struct DNSGateComponents {
                 tcpIdleTimeout: config.tcpIdleTimeout,
                 maxTCPConnections: config.tcpMaxConnections,
                 maxTCPQueriesPerConnection: config.tcpMaxQueriesPerConnection),
-            pipeline: pipeline, group: group, logger: logger)
+            pipeline: self.pipeline, group: group, logger: logger)
     }
 
     /// Stops the proxy and the listeners (letting queries in flight finish within `gracePeriod`), then the

@@ -1,4 +1,5 @@
 public import Config
+import Admin
 import DNSCore
 import DNSFrontend
 import DNSUpstream
@@ -17,7 +18,7 @@ import UnixSignals
 /// graceful shutdown, then stops accepting, lets queries in flight finish within the grace period, and closes.
 public struct DNSGateService: Service, CustomStringConvertible {
     public let config: DNSGateConfig
-    private let logger: Logger
+    let logger: Logger
 
     public init(config: DNSGateConfig, logger: Logger) {
         self.config = config
@@ -48,16 +49,20 @@ public struct DNSGateService: Service, CustomStringConvertible {
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
         let parts = try DNSGateComponents(config: self.config, group: group, logger: self.logger)
-        var device: TUNDevice?
+        var tun: RunningTUN?
+        var admin: RunningAdmin?
         do {
             try await parts.frontend.start()
-            device = try self.config.tun.map { try self.startTUN($0, pipeline: parts.pipeline, group: group) }
+            tun = try self.config.tun.map { try self.startTUN($0, pipeline: parts.pipeline, group: group) }
             try await parts.proxy?.start()
+            admin = try await self.startAdmin(parts, tun: tun, group: group)
         } catch {
-            device?.close()
+            tun?.device.close()
+            await admin?.server.stop()
             await parts.stop(gracePeriod: .zero)
             throw error
         }
+        admin?.backend.setServing(true)
         self.logger.notice("dnsgate started", metadata: [
             "threads": "\(group.makeIterator().map { _ in 1 }.count)",
             "upstreams": "\(parts.upstream.description)",
@@ -69,7 +74,8 @@ public struct DNSGateService: Service, CustomStringConvertible {
         }
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
-        device?.close()
+        admin?.backend.setServing(false)
+        tun?.device.close()
         await parts.stop(gracePeriod: self.config.shutdownGracePeriod)
         flusher?.cancel()
         await flusher?.value
@@ -78,6 +84,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
         } catch {
             self.logger.error("fake-IP database write failed", metadata: ["error": "\(error)"])
         }
+        await admin?.server.stop()
         self.logger.notice("dnsgate stopped")
     }
 
@@ -90,7 +97,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
     /// Opens the TUN device and answers the virtual addresses on it through `pipeline`; everything else that
     /// arrives on the device is counted and dropped.
     private func startTUN(_ settings: TUNSettings, pipeline: any DNSHandler, group: any EventLoopGroup) throws
-        -> TUNDevice
+        -> RunningTUN
     {
         let device = try TUNDevice(name: settings.name, mtu: settings.mtu,
                                    addresses: settings.deviceAddresses,
@@ -105,7 +112,8 @@ public struct DNSGateService: Service, CustomStringConvertible {
             "device": "\(device.name)", "mtu": "\(settings.mtu)",
             "addresses": "\(settings.addresses.map(\.description).joined(separator: ", "))",
         ])
-        return device
+        return RunningTUN(device: device, counters: .init(filter: filter.statistics, responder: responder.statistics,
+                                                          device: device.statistics))
     }
 
     /// The configured upstreams behind ordered failover (or the single upstream alone).

@@ -14,6 +14,8 @@ public struct FailoverUpstream: Upstream {
 
     public var description: String { self.upstreams.map(\.description).joined(separator: ", ") }
 
+    public var resolvers: [ResolverUpstream] { self.upstreams.flatMap(\.resolvers) }
+
     public func send(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         self.attempt(0, query, eventLoop)
     }

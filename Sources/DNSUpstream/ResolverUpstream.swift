@@ -7,6 +7,8 @@ public import NIOSSL
 /// of the group: a query is sent on the loop it arrived on, so the hot path never hops threads.
 public final class ResolverUpstream: Upstream {
     public let address: UpstreamAddress
+    /// What this upstream did (a UDP upstream's TCP retries of truncated answers count here too).
+    public let statistics: UpstreamStatistics
     private let slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]]
     private let anyLoop: any EventLoop
     /// For UDP upstreams: where truncated answers are asked again.
@@ -21,24 +23,27 @@ public final class ResolverUpstream: Upstream {
         tlsConfiguration: TLSConfiguration,
         options: UpstreamConnectionOptions,
         connectionsPerLoop: Int = 1,
+        statistics: UpstreamStatistics? = nil,
         logger: Logger
     ) throws {
         self.address = address
+        let statistics = statistics ?? UpstreamStatistics(name: address.description)
+        self.statistics = statistics
         let connector: any UpstreamConnector
         switch address.transport {
         case .tls:
             connector = StreamConnector(address: address, sslContext: try NIOSSLContext(configuration: tlsConfiguration),
-                                        options: options)
+                                        options: options, statistics: statistics)
             self.tcpFallback = nil
         case .tcp:
-            connector = StreamConnector(address: address, sslContext: nil, options: options)
+            connector = StreamConnector(address: address, sslContext: nil, options: options, statistics: statistics)
             self.tcpFallback = nil
         case .udp:
-            connector = DatagramConnector(address: address, options: options)
+            connector = DatagramConnector(address: address, options: options, statistics: statistics)
             self.tcpFallback = try ResolverUpstream(
                 address: UpstreamAddress(transport: .tcp, host: address.host, port: address.port),
                 group: group, tlsConfiguration: tlsConfiguration, options: options, connectionsPerLoop: 1,
-                logger: logger)
+                statistics: statistics, logger: logger)
         }
         var slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]] = [:]
         var anyLoop: (any EventLoop)? = nil
@@ -47,7 +52,8 @@ public final class ResolverUpstream: Upstream {
             slots[ObjectIdentifier(loop)] = (0..<max(1, connectionsPerLoop)).map { _ in
                 NIOLoopBoundBox.makeBoxSendingValue(
                     UpstreamConnectionSlot(eventLoop: loop, connector: connector, name: address.description,
-                                           maxWaiters: options.maxInFlight, logger: logger),
+                                           maxWaiters: options.maxInFlight, statistics: statistics,
+                                           isTLS: address.transport == .tls, logger: logger),
                     as: UpstreamConnectionSlot.self, eventLoop: loop)
             }
         }
@@ -56,6 +62,8 @@ public final class ResolverUpstream: Upstream {
     }
 
     public var description: String { self.address.description }
+
+    public var resolvers: [ResolverUpstream] { [self] }
 
     public func send(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         guard let boxes = self.slots[ObjectIdentifier(eventLoop)] else {
@@ -66,6 +74,15 @@ public final class ResolverUpstream: Upstream {
         var chosen = boxes[0].value
         for box in boxes.dropFirst() where box.value.inFlight < chosen.inFlight {
             chosen = box.value
+        }
+        let statistics = self.statistics
+        let start = NIODeadline.now()
+        statistics.started()
+        promise.futureResult.whenComplete { result in
+            switch result {
+            case .success: statistics.finished(startedAt: start, failure: nil)
+            case .failure(let error): statistics.finished(startedAt: start, failure: UpstreamError.kind(of: error))
+            }
         }
         chosen.send(query, promise: promise)
         guard let tcpFallback = self.tcpFallback else { return promise.futureResult }

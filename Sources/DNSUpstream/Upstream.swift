@@ -30,4 +30,7 @@ public protocol Upstream: Sendable, CustomStringConvertible {
 
     /// Closes the upstream's connections; queries still in flight fail.
     func shutdown() async
+
+    /// The resolvers behind this upstream, in order, with their statistics.
+    var resolvers: [ResolverUpstream] { get }
 }

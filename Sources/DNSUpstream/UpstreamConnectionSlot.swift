@@ -25,12 +25,19 @@ final class UpstreamConnectionSlot {
     private let connector: any UpstreamConnector
     private let name: String
     private let maxWaiters: Int
+    private let statistics: UpstreamStatistics
+    private let isTLS: Bool
     private let logger: Logger
+    /// Whether a connection was open before: the next one is a reconnect.
+    private var hasConnected = false
     private var state = State.idle
     private var waiters: [Waiter] = []
     private var backoff = ReconnectBackoff()
 
-    init(eventLoop: any EventLoop, connector: any UpstreamConnector, name: String, maxWaiters: Int, logger: Logger) {
+    init(eventLoop: any EventLoop, connector: any UpstreamConnector, name: String, maxWaiters: Int,
+         statistics: UpstreamStatistics, isTLS: Bool, logger: Logger) {
+        self.statistics = statistics
+        self.isTLS = isTLS
         self.eventLoop = eventLoop
         self.connector = connector
         self.name = name
@@ -102,7 +109,10 @@ final class UpstreamConnectionSlot {
             self.logger.notice("upstream reachable again", metadata: ["upstream": "\(self.name)"])
         }
         self.state = .ready(multiplexer)
+        self.statistics.connectionOpened(tls: self.isTLS, isReconnect: self.hasConnected)
+        self.hasConnected = true
         channel.closeFuture.assumeIsolated().whenComplete { _ in
+            self.statistics.connectionClosed()
             guard case .ready(let current) = self.state, current === multiplexer else { return }
             self.state = .idle
             if !self.waiters.isEmpty { self.connect() }
@@ -122,10 +132,12 @@ final class UpstreamConnectionSlot {
                 "upstream": "\(self.name)", "error": "\(error)",
             ])
         }
-        let failure = (error as? UpstreamError) ?? UpstreamError.connectFailed(self.name, reason: "\(error)")
         // A refused or reset connection may be a restart that is over in a moment: queries that can wait for the
         // next attempt do. A TLS failure (a certificate that does not verify) will not mend itself that fast.
         let isTLSFailure = error is NIOSSLError || error is NIOSSLExtraError
+        let failure = (error as? UpstreamError) ?? (isTLSFailure
+            ? UpstreamError.tlsFailed(self.name, reason: "\(error)")
+            : UpstreamError.connectFailed(self.name, reason: "\(error)"))
         self.failWaiters(failure) { isTLSFailure || $0.query.deadline <= until }
         self.eventLoop.assumeIsolated().scheduleTask(deadline: until) {
             guard case .backingOff = self.state else { return }

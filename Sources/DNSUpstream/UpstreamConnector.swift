@@ -36,10 +36,12 @@ struct StreamConnector: UpstreamConnector {
     let address: UpstreamAddress
     let sslContext: NIOSSLContext?
     let options: UpstreamConnectionOptions
+    let statistics: UpstreamStatistics
 
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
         let address = self.address
         let options = self.options
+        let statistics = self.statistics
         let handshake = self.sslContext.map { _ in eventLoop.makePromise(of: Void.self) }
         let sslContext = self.sslContext
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -56,7 +58,7 @@ struct StreamConnector: UpstreamConnector {
                     try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
                     try sync.addHandler(UpstreamMultiplexer(framing: .lengthPrefixed, maxInFlight: options.maxInFlight,
                                                             idleTimeout: options.idleTimeout,
-                                                            upstreamName: address.description))
+                                                            upstreamName: address.description, statistics: statistics))
                 }
             }
         let connected = bootstrap.connect(host: address.host, port: address.port)
@@ -79,10 +81,12 @@ struct StreamConnector: UpstreamConnector {
 struct DatagramConnector: UpstreamConnector {
     let address: UpstreamAddress
     let options: UpstreamConnectionOptions
+    let statistics: UpstreamStatistics
 
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
         let address = self.address
         let options = self.options
+        let statistics = self.statistics
         return DatagramBootstrap(group: eventLoop)
             .channelOption(.recvAllocator, value: DatagramSize.wholeDatagrams)
             .channelInitializer { channel in
@@ -91,7 +95,7 @@ struct DatagramConnector: UpstreamConnector {
                     try sync.addHandler(DatagramPayloadUnwrapper())
                     try sync.addHandler(UpstreamMultiplexer(framing: .datagram, maxInFlight: options.maxInFlight,
                                                             idleTimeout: options.idleTimeout,
-                                                            upstreamName: address.description))
+                                                            upstreamName: address.description, statistics: statistics))
                 }
             }
             .connect(host: address.host, port: address.port)

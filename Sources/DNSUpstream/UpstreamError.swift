@@ -3,6 +3,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
     private enum Base: Hashable, Sendable {
         case timeout
         case connectFailed(String)
+        case tlsFailed(String)
         case connectionClosed
         case busy
         case backingOff
@@ -24,6 +25,10 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
     public static func connectFailed(_ upstream: String, reason: String) -> UpstreamError {
         .init(.connectFailed(reason), upstream)
     }
+    /// The TLS handshake or the certificate check failed.
+    public static func tlsFailed(_ upstream: String, reason: String) -> UpstreamError {
+        .init(.tlsFailed(reason), upstream)
+    }
     /// The connection closed while the query was in flight.
     public static func connectionClosed(_ upstream: String) -> UpstreamError { .init(.connectionClosed, upstream) }
     /// The connection carries as many queries as it may.
@@ -36,10 +41,22 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
     /// Whether the failure was a timeout rather than a network or connection error.
     public var isTimeout: Bool { self.base == .timeout }
 
+    /// How `error`, a failure of a query sent upstream, is counted.
+    static func kind(of error: any Error) -> UpstreamStatistics.FailureKind {
+        guard let error = error as? UpstreamError else { return .connection }
+        switch error.base {
+        case .timeout: return .timeout
+        case .connectFailed, .connectionClosed, .backingOff: return .connection
+        case .tlsFailed: return .tls
+        case .busy, .shuttingDown: return .refused
+        }
+    }
+
     public var description: String {
         switch self.base {
         case .timeout: return "upstream \(self.upstream): no answer before the deadline"
         case .connectFailed(let reason): return "upstream \(self.upstream): connection failed: \(reason)"
+        case .tlsFailed(let reason): return "upstream \(self.upstream): TLS failed: \(reason)"
         case .connectionClosed: return "upstream \(self.upstream): connection closed with the query in flight"
         case .busy: return "upstream \(self.upstream): too many queries in flight"
         case .backingOff: return "upstream \(self.upstream): waiting before reconnecting after a failure"

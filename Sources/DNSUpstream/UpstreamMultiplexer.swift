@@ -45,7 +45,12 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
     /// Answers dropped because they matched no query in flight or were malformed.
     private(set) var unmatchedAnswers = 0
 
-    init(framing: Framing, maxInFlight: Int, idleTimeout: TimeAmount, upstreamName: String) {
+    /// Where bad replies are counted.
+    private let statistics: UpstreamStatistics?
+
+    init(framing: Framing, maxInFlight: Int, idleTimeout: TimeAmount, upstreamName: String,
+         statistics: UpstreamStatistics? = nil) {
+        self.statistics = statistics
         self.framing = framing
         self.maxInFlight = min(maxInFlight, 60_000)
         self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
@@ -132,6 +137,7 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler 
             view.question == entry.question
         else {
             self.unmatchedAnswers += 1
+            self.statistics?.failed(.badReply)
             return
         }
         self.pending[id] = nil

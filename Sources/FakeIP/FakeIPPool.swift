@@ -31,6 +31,8 @@ public final class FakeIPPool: Sendable {
         /// Changes since the last `takeChanges()`, coalesced per address.
         var changedIndices: Set<Int> = []
         var cursorChanged = false
+        /// Mappings dropped to give their address to another name.
+        var recycled = 0
     }
 
     public let range: FakeIPRange
@@ -42,6 +44,9 @@ public final class FakeIPPool: Sendable {
 
     /// Mappings held.
     public var count: Int { self.state.withLock { $0.entries.count } }
+
+    /// Mappings recycled for another name since start.
+    public var recycled: Int { self.state.withLock { $0.recycled } }
 
     /// Restores mappings and the allocator's position read from the store.
     public func restore(_ mappings: [(index: Int, name: String, lastUsed: Int64)], cursor: Int) {
@@ -162,6 +167,7 @@ public final class FakeIPPool: Sendable {
         Self.unlink(candidate, &state)
         state.entries[candidate] = nil
         state.byName[entry.name] = nil
+        state.recycled += 1
         return candidate
     }
 

@@ -26,6 +26,17 @@ public final class ConnectionJournal: Sendable {
         let bytesSent = ManagedAtomic<Int>(0)
         let bytesReceived = ManagedAtomic<Int>(0)
         let datagramsDropped = ManagedAtomic<Int>(0)
+        /// Connections reset, by the dialer that was to carry them (`none` when the address had no name).
+        private let failuresByDialer: [String: ManagedAtomic<Int>] = Dictionary(
+            uniqueKeysWithValues: ConnectionJournal.dialerNames.map { ($0, ManagedAtomic(0)) })
+
+        func countFailure(dialer: String) {
+            self.failed.wrappingIncrement(ordering: .relaxed)
+            self.failuresByDialer[dialer]?.wrappingIncrement(ordering: .relaxed)
+        }
+
+        /// Connections reset so far, by dialer (`direct`, `socks5`, `reject`, and `none` for unknown addresses).
+        public var failures: [String: Int] { self.failuresByDialer.mapValues { $0.load(ordering: .relaxed) } }
 
         /// Opened, closed, failed (reset: unknown address, rejected, unreachable), bytes from and to clients, and
         /// UDP datagrams dropped whole (too large for the way out, refused by the kernel, or beyond the queue of a
@@ -37,6 +48,9 @@ public final class ConnectionJournal: Sendable {
              self.bytesReceived.load(ordering: .relaxed), self.datagramsDropped.load(ordering: .relaxed))
         }
     }
+
+    /// The dialers failures are counted by: one per rule action, and `none`.
+    static let dialerNames = ["direct", "socks5", "reject", "none"]
 
     public let statistics = Statistics()
     private let enabled: Bool
@@ -76,7 +90,7 @@ public final class ConnectionJournal: Sendable {
     }
 
     func failed(_ entry: Entry, reason: String) {
-        self.statistics.failed.wrappingIncrement(ordering: .relaxed)
+        self.statistics.countFailure(dialer: entry.dialer)
         guard self.enabled else { return }
         var metadata = self.metadata(entry)
         metadata["reason"] = "\(reason)"
@@ -90,7 +104,7 @@ public final class ConnectionJournal: Sendable {
     }
 
     func refused(client: SocketAddress?, destination: SocketAddress?, reason: String) {
-        self.statistics.failed.wrappingIncrement(ordering: .relaxed)
+        self.statistics.countFailure(dialer: "none")
         self.logger.info("connection reset", metadata: [
             "client": "\(client.map { "\($0)" } ?? "-")", "destination": "\(destination.map { "\($0)" } ?? "-")",
             "reason": "\(reason)",

@@ -7,8 +7,6 @@ import Logging
 /// The command line: `dnsgate serve` (default), `dnsgate check-config`, `dnsgate version`.
 @main
 struct DNSGateCommand: AsyncParsableCommand {
-    static let version = "0.1.0"
-
     static let configuration = CommandConfiguration(
         commandName: "dnsgate",
         abstract: "A fast DNS proxy: plain DNS in, DNS-over-TLS out.",
@@ -33,10 +31,17 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
+    @Option(name: .customLong("admin-listen"),
+            help: "Address of the admin listener (metrics, health, API, dashboard), default 127.0.0.1:9153, or off.")
+    var adminListen: String?
+
+    @Option(name: .customLong("admin-token-file"), help: "File holding the admin API's bearer token.")
+    var adminTokenFile: String?
+
     func load() async throws -> DNSGateConfig {
         try await ConfigLoader.load(overrides: ConfigOverrides(
             configFile: self.config, listen: self.listen, upstreams: self.upstream, caFiles: self.caFile,
-            logLevel: self.logLevel))
+            logLevel: self.logLevel, adminListen: self.adminListen, adminTokenFile: self.adminTokenFile))
     }
 }
 
@@ -58,15 +63,14 @@ struct Serve: AsyncParsableCommand {
 
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Validate the configuration and print the result.")
+        commandName: "check-config", abstract: "Validate the configuration and print the settings in force, secrets masked.")
 
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
         let config = try await self.options.load()
         print("configuration OK")
-        print("listen: \(config.listen.map(\.hostAndPort).joined(separator: ", "))")
-        print("upstreams: \(config.upstreams.map { "\($0)" }.joined(separator: ", "))")
+        for (key, value) in config.effectiveSettings.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
     }
 }
 
@@ -74,6 +78,6 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
 
     func run() {
-        print("dnsgate \(DNSGateCommand.version)")
+        print("dnsgate \(DNSGateService.version)")
     }
 }

@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import Synchronization
+public import Logging
+public import NIOCore
+
+/// The admin HTTP listener: `/metrics`, `/healthz`, `/readyz`, the JSON API under `/api/v1` and the dashboard at
+/// `/`. With a token, everything but the dashboard page and the two probes needs `Authorization: Bearer TOKEN`.
+public final class AdminServer: Sendable {
+    /// Where it listens and who may ask.
+    public struct Settings: Sendable {
+        public var address: SocketAddress
+        /// The bearer token, or nil for none (allowed on loopback addresses only; see ``ConfigLoader``).
+        public var token: String?
+
+        public init(address: SocketAddress, token: String?) {
+            self.address = address
+            self.token = token
+        }
+    }
+
+    private let settings: Settings
+    private let backend: any AdminBackend
+    private let logger: Logger
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    public init(settings: Settings, backend: any AdminBackend, logger: Logger) {
+        self.settings = settings
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Binds and starts serving; returns the bound address, or throws when the address cannot be bound.
+    public func start() async throws -> SocketAddress {
+        let router = Router()
+        if let token = self.settings.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        AdminRoutes(backend: self.backend).register(on: router)
+        let (bound, boundContinuation) = AsyncStream<SocketAddress?>.makeStream()
+        let host = self.settings.address.ipAddress ?? "127.0.0.1"
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: self.settings.address.port ?? 9153),
+                                 serverName: "dnsgate"),
+            onServerRunning: { channel in
+                boundContinuation.yield(channel.localAddress)
+                boundContinuation.finish()
+            },
+            logger: self.logger)
+        let running = Task {
+            do {
+                try await app.run()
+            } catch {
+                boundContinuation.finish()
+                throw error
+            }
+        }
+        self.task.withLock { $0 = running }
+        for await address in bound {
+            if let address { return address }
+        }
+        // The server stopped before it was bound: its error says why.
+        try await running.value
+        throw AdminError(description: "the admin listener on \(self.settings.address) stopped before it was bound")
+    }
+
+    /// Stops listening.
+    public func stop() async {
+        guard let running = self.task.withLock({ task in defer { task = nil }; return task }) else { return }
+        running.cancel()
+        _ = try? await running.value
+    }
+}
+
+/// Why the admin listener could not start, or could not do what a request asked.
+public struct AdminError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
+}

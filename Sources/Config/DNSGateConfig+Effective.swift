@@ -1,0 +1,90 @@
+import DNSCache
+import DNSCore
+import DNSUpstream
+import FakeIP
+import RedisTier
+import TransparentProxy
+import Foundation
+import NIOCore
+
+extension DNSGateConfig {
+    /// The configuration in force as `key: value` text, keys as in the YAML file, secrets (passwords, the admin
+    /// token) masked: what `dnsgate check-config` prints and `GET /api/v1/config` returns. A mode that is off shows
+    /// only its `enabled` key.
+    public var effectiveSettings: [String: String] {
+        var settings: [String: String] = [
+            "listen": self.listen.map(\.hostAndPort).joined(separator: ", "),
+            "upstreams": self.upstreams.map(\.description).joined(separator: ", "),
+            "tls.ca_files": self.caFiles.isEmpty ? "none" : self.caFiles.joined(separator: ", "),
+            "timeouts.query": Self.text(self.queryTimeout),
+            "upstream.attempt_timeout": Self.text(self.upstreamAttemptTimeout),
+            "upstream.connect_timeout": Self.text(self.upstreamConnectTimeout),
+            "upstream.idle_timeout": Self.text(self.upstreamIdleTimeout),
+            "upstream.connections_per_thread": "\(self.upstreamConnectionsPerThread)",
+            "upstream.max_in_flight": "\(self.upstreamMaxInFlight)",
+            "tcp.idle_timeout": Self.text(self.tcpIdleTimeout),
+            "tcp.max_connections": "\(self.tcpMaxConnections)",
+            "tcp.max_queries_per_connection": "\(self.tcpMaxQueriesPerConnection)",
+            "threads": "\(self.threads)",
+            "shutdown_grace_period": Self.text(self.shutdownGracePeriod),
+            "log.level": "\(self.logLevel)",
+            "cache.enabled": "\(self.cache != nil)",
+            "tun.enabled": "\(self.tun != nil)",
+            "fakeip.enabled": "\(self.fakeIP != nil)",
+            "admin.listen": self.admin.map(\.address.hostAndPort) ?? "off",
+        ]
+        if let cache = self.cache {
+            settings["cache.max_size"] = "\(cache.maxBytes)"
+            settings["cache.min_ttl"] = "\(cache.minTTL)s"
+            settings["cache.max_ttl"] = "\(cache.maxTTL)s"
+            settings["cache.max_negative_ttl"] = "\(cache.maxNegativeTTL)s"
+            settings["cache.servfail_ttl"] = "\(cache.servFailTTL)s"
+            settings["cache.serve_stale_max"] = "\(cache.maxStale)s"
+            settings["cache.stale_ttl"] = "\(cache.staleTTL)s"
+            settings["cache.prefetch"] = "\(cache.prefetch)"
+            settings["cache.save_file"] = self.cacheSaveFile ?? "none"
+            settings["cache.redis"] = self.cacheRedis.map(\.description) ?? "none"
+            settings["cache.redis_timeout"] = Self.text(self.cacheRedisTimeout)
+        }
+        if let tun = self.tun {
+            settings["tun.name"] = tun.name
+            settings["tun.mtu"] = "\(tun.mtu)"
+            settings["tun.addresses"] = tun.addresses.map(\.description).joined(separator: ", ")
+            settings["tun.device_addresses"] = tun.deviceAddresses.map(\.description).joined(separator: ", ")
+            settings["tun.max_tcp_connections"] = "\(tun.maxTCPConnections)"
+        }
+        if let fakeIP = self.fakeIP {
+            settings["fakeip.range"] = fakeIP.range.description
+            settings["fakeip.range6"] = fakeIP.range6?.description ?? "none"
+            settings["fakeip.ttl"] = "\(fakeIP.answer.ttl)s"
+            settings["fakeip.resolve_first"] = "\(fakeIP.answer.resolveFirst)"
+            settings["fakeip.exclude"] = fakeIP.answer.exclude.map(\.description).joined(separator: ", ")
+            settings["fakeip.database"] = fakeIP.database
+            settings["fakeip.proxy.listen"] = fakeIP.proxy?.listen.map(\.hostAndPort).joined(separator: ", ") ?? "none"
+            if let proxy = fakeIP.proxy {
+                settings["fakeip.proxy.connect_timeout"] = Self.text(proxy.connectTimeout)
+                settings["fakeip.proxy.idle_timeout"] = Self.text(proxy.idleTimeout)
+                settings["fakeip.proxy.udp_idle_timeout"] = Self.text(proxy.udpIdleTimeout)
+                settings["fakeip.proxy.journal"] = "\(proxy.journal)"
+                settings["fakeip.reject"] = proxy.rules.filter { $0.action == .reject }.map(\.pattern.description)
+                    .joined(separator: ", ")
+                settings["fakeip.socks5.domains"] = proxy.rules.filter { $0.action == .socks5 }
+                    .map(\.pattern.description).joined(separator: ", ")
+                settings["fakeip.socks5.server"] = proxy.socks5?.description ?? "none"
+            }
+        }
+        if let admin = self.admin {
+            settings["admin.token"] = admin.token == nil ? "none" : "***"
+            settings["admin.readiness_probe_interval"] = Self.text(admin.readinessProbeInterval)
+        }
+        return settings
+    }
+
+    /// A duration as the configuration writes it: `1500ms`, `5s`, `2m`.
+    static func text(_ duration: TimeAmount) -> String {
+        let milliseconds = duration.nanoseconds / 1_000_000
+        if milliseconds % 60_000 == 0, milliseconds > 0 { return "\(milliseconds / 60_000)m" }
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+        return "\(milliseconds)ms"
+    }
+}

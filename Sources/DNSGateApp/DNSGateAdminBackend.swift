@@ -1,0 +1,79 @@
+import Admin
+import Atomics
+import Config
+import DNSCache
+import DNSCore
+import DNSUpstream
+import DNSWire
+import NIOCore
+
+/// The admin listener's view of a running dnsgate: metrics and stats from ``MetricSources``, readiness from the
+/// listeners' state and the upstreams' recent answers (probing them when none answered lately), the cache flush,
+/// and the effective configuration.
+final class DNSGateAdminBackend: AdminBackend {
+    private let sources: MetricSources
+    private let config: DNSGateConfig
+    private let probeLoop: any EventLoop
+    private let readinessWindow: TimeAmount
+    /// Set once every listener is bound; cleared when shutdown begins.
+    private let serving = ManagedAtomic(false)
+
+    init(sources: MetricSources, config: DNSGateConfig, probeLoop: any EventLoop, readinessWindow: TimeAmount) {
+        self.sources = sources
+        self.config = config
+        self.probeLoop = probeLoop
+        self.readinessWindow = readinessWindow
+    }
+
+    /// Whether every listener is serving: true once started, false again when shutdown begins.
+    func setServing(_ serving: Bool) {
+        self.serving.store(serving, ordering: .relaxed)
+    }
+
+    func metricFamilies() -> [MetricFamily] { self.sources.metricFamilies() }
+
+    func stats() -> AdminStats { self.sources.stats() }
+
+    func upstreams() -> [UpstreamState] { self.sources.upstreamStates() }
+
+    func notReadyReason() async -> String? {
+        guard self.serving.load(ordering: .relaxed) else { return "listeners are not serving (starting or stopping)" }
+        let upstreams = self.sources.upstreams
+        if upstreams.contains(where: { $0.statistics.answered(within: self.readinessWindow) }) { return nil }
+        // Nobody answered lately: ask each upstream directly (not through the cache), at most two seconds.
+        let deadline = NIODeadline.now() + min(self.readinessWindow, .seconds(2))
+        var failures: [String] = []
+        await withTaskGroup(of: String?.self) { group in
+            for upstream in upstreams {
+                group.addTask { await self.probe(upstream, deadline: deadline) }
+            }
+            for await failure in group { if let failure { failures.append(failure) } }
+        }
+        return failures.count < upstreams.count ? nil : "no upstream answered: " + failures.joined(separator: "; ")
+    }
+
+    /// Sends `. NS` to `upstream`; nil when any answer came back, otherwise the error.
+    private func probe(_ upstream: ResolverUpstream, deadline: NIODeadline) async -> String? {
+        guard let root = DNSName(".") else { return "cannot build the probe query" }
+        let query = UpstreamQuery(message: DNSMessage.query(root, .ns, id: UInt16.random(in: 0...UInt16.max))
+                                    .encoded(), question: DNSQuestion(name: root, type: .ns), deadline: deadline)
+        do {
+            let loop = self.probeLoop
+            _ = try await loop.flatSubmit { upstream.send(query, on: loop) }.get()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func flushCache(name: String?) throws -> Int {
+        guard let cache = self.sources.cache else { throw AdminError(description: "the cache is off") }
+        guard let name else { return cache.flush() }
+        guard let parsed = DNSName(name.hasSuffix(".") ? name : name + ".") else {
+            throw AdminError(description: "'\(name)' is not a domain name")
+        }
+        return cache.flush(parsed)
+    }
+
+    func effectiveConfiguration() -> [String: String] { self.config.effectiveSettings }
+}
