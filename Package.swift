@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),
         .testTarget(name: "TransparentProxyTests",
                     dependencies: ["TransparentProxy", "DNSCore", "DNSWire", nioCore, nioEmbedded, nioPosix]),
-        .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded]),
+        .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "DNSCoreTests", dependencies: handlerTestDependencies),
         .testTarget(name: "AdminTests", dependencies: ["Admin"]),
         .testTarget(

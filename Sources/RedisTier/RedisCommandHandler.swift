@@ -4,6 +4,18 @@ import NIOCore
 struct RedisCommand {
     var bytes: ByteBuffer
     var promise: EventLoopPromise<RESPValue>
+
+    /// Writes the command to `channel`. A write the channel refuses (it closed before the slot heard of it) fails
+    /// the command instead of leaving its promise, and the query waiting on it, behind.
+    func write(to channel: any Channel, flush: Bool) {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { [promise] in promise.fail($0) }
+        if flush {
+            channel.writeAndFlush(self, promise: written)
+        } else {
+            channel.write(self, promise: written)
+        }
+    }
 }
 
 /// Matches replies to commands: Redis answers each connection's commands in order, so the first reply belongs to

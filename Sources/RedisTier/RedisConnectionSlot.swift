@@ -37,7 +37,7 @@ final class RedisConnectionSlot {
         switch self.state {
         case .ready(let channel, let handler):
             guard handler.pending < self.maxPending else { return promise.fail(RedisError.busy) }
-            channel.writeAndFlush(command, promise: nil)
+            command.write(to: channel, flush: true)
         case .idle:
             self.state = .connecting([command])
             self.connect()
@@ -86,7 +86,7 @@ final class RedisConnectionSlot {
                     let promise = channel.eventLoop.makePromise(of: RESPValue.self)
                     var bytes = channel.allocator.buffer(capacity: 64)
                     bytes.writeRESPCommand(arguments)
-                    channel.write(RedisCommand(bytes: bytes, promise: promise), promise: nil)
+                    RedisCommand(bytes: bytes, promise: promise).write(to: channel, flush: false)
                     return promise.futureResult
                 }
                 channel.flush()
@@ -134,7 +134,7 @@ final class RedisConnectionSlot {
             self.state = .idle
             self.start()
         }
-        for command in waiting { channel.write(command, promise: nil) }
+        for command in waiting { command.write(to: channel, flush: false) }
         channel.flush()
     }
 
