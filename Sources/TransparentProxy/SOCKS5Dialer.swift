@@ -41,7 +41,7 @@ struct SOCKS5Dialer: Dialer {
         return ClientBootstrap(group: loop)
             .connectTimeout(self.connectTimeout)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(

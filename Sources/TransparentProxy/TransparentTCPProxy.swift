@@ -178,7 +178,7 @@ final class TransparentTCPProxy: Sendable {
         }
         try options.setOption(.autoRead, value: false)
         try options.setOption(.allowRemoteHalfClosure, value: true)
-        try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
         try options.setOption(.recvAllocator, value: Self.receiveBuffers)
         try channel.pipeline.syncOperations.addHandler(EarlyInputBuffer(onActive))
     }
