@@ -14,4 +14,6 @@ public protocol AdminBackend: Sendable {
     func flushCache(name: String?) throws -> Int
     /// The configuration in force, with secrets masked, as `key: value` lines.
     func effectiveConfiguration() -> [String: String]
+    /// Re-reads the configuration file and applies it; throws, changing nothing, when the file is invalid.
+    func reload() async throws -> String
 }

@@ -23,6 +23,13 @@ struct AdminRoutes: Sendable {
         router.get("/api/v1/stats") { _, _ in try Self.json(backend.stats()) }
         router.get("/api/v1/upstreams") { _, _ in try Self.json(backend.upstreams()) }
         router.get("/api/v1/config") { _, _ in try Self.json(backend.effectiveConfiguration()) }
+        router.post("/api/v1/reload") { _, _ in
+            do {
+                return try Self.json(["result": try await backend.reload()])
+            } catch {
+                return try Self.json(["error": "\(error)"], status: .unprocessableContent)
+            }
+        }
         router.post("/api/v1/cache/flush") { request, _ in
             let name = request.uri.queryParameters.get("name")
             do {

@@ -56,8 +56,14 @@ public final class DNSFrontend: Sendable {
     private let logger: Logger
     private let udpInFlight = InFlightCounter()
     private let tcpConnections: ConnectionLimiter
-    private let udpListeners = NIOLockedValueBox<[UDPQueryListener]>([])
-    private let tcpListeners = ChannelRegistry()
+    /// One configured address's sockets.
+    private struct Listener {
+        var address: SocketAddress
+        var udp: [UDPQueryListener]
+        var tcp: any Channel
+    }
+
+    private let listeners = NIOLockedValueBox<[Listener]>([])
 
     public init(configuration: FrontendConfiguration, pipeline: any DNSHandler, group: any EventLoopGroup,
                 logger: Logger) {
@@ -68,34 +74,85 @@ public final class DNSFrontend: Sendable {
         self.tcpConnections = ConnectionLimiter(limit: configuration.maxTCPConnections)
     }
 
+    /// The query timeout the listeners stamp deadlines with.
+    public var queryTimeout: TimeAmount { self.configuration.queryTimeout }
+
     /// Opens every listener; throws ``FrontendError`` naming the address that could not be bound.
     public func start() async throws {
-        for address in self.configuration.listen {
-            let port = try self.bindUDP(address)
-            var tcpAddress = address
-            tcpAddress.port = port
-            try await self.bindTCP(tcpAddress)
-            self.logger.info("listening", metadata: ["address": "\(tcpAddress)", "transports": "udp,tcp"])
+        for address in self.configuration.listen { try await self.open(address) }
+    }
+
+    /// Listens on `addresses` from now on: opens the ones not open yet (throwing, with the others left as they were,
+    /// when one cannot be bound) and stops the ones no longer listed, letting their queries in flight finish.
+    /// Addresses in both lists are not touched.
+    public func listen(on addresses: [SocketAddress]) async throws {
+        let open = self.listeners.withLockedValue { $0.map(\.address) }
+        for address in addresses where !open.contains(address) { try await self.open(address) }
+        let removed = self.listeners.withLockedValue { listeners in
+            let removed = listeners.filter { !addresses.contains($0.address) }
+            listeners.removeAll { !addresses.contains($0.address) }
+            return removed
+        }
+        for listener in removed { await self.stop(listener) }
+    }
+
+    /// Opens UDP and TCP on `address`.
+    private func open(_ address: SocketAddress) async throws {
+        let (udp, port) = try self.bindUDP(address)
+        var tcpAddress = address
+        tcpAddress.port = port
+        do {
+            let tcp = try await self.bindTCP(tcpAddress)
+            self.listeners.withLockedValue { $0.append(Listener(address: address, udp: udp, tcp: tcp)) }
+        } catch {
+            for listener in udp {
+                await listener.stopReceiving()
+                listener.socket.close()
+            }
+            throw error
+        }
+        self.logger.info("listening", metadata: ["address": "\(tcpAddress.hostAndPort)", "transports": "udp,tcp"])
+    }
+
+    /// Stops one address: no new queries or connections; its UDP sockets close once the queries they took have
+    /// had their time (connections already open keep being served until they close).
+    private func stop(_ listener: Listener) async {
+        try? await listener.tcp.close()
+        for udp in listener.udp { await udp.stopReceiving() }
+        self.logger.info("stopped listening", metadata: ["address": "\(listener.address.hostAndPort)"])
+        let timeout = self.configuration.queryTimeout
+        Task {
+            try? await Task.sleep(for: .nanoseconds(timeout.nanoseconds) + .seconds(1))
+            for udp in listener.udp { udp.socket.close() }
         }
     }
 
-    /// Opens a UDP socket per event loop, each read by its own thread; returns the port (the one the kernel chose
-    /// when `address` has port 0).
-    private func bindUDP(_ address: SocketAddress) throws(FrontendError) -> Int {
+    /// Opens a UDP socket per event loop, each read by its own thread; returns them and the port (the one the
+    /// kernel chose when `address` has port 0).
+    private func bindUDP(_ address: SocketAddress) throws(FrontendError) -> ([UDPQueryListener], Int) {
         var address = address
         let responder = UDPQueryResponder(pipeline: self.pipeline, queryTimeout: self.configuration.queryTimeout)
+        var listeners: [UDPQueryListener] = []
         for loop in self.group.makeIterator() {
             let socket = try UDPListenerSocket(boundTo: address)
             let listener = UDPQueryListener(socket: socket, responder: responder, eventLoop: loop,
                                             inFlight: self.udpInFlight)
-            self.udpListeners.withLockedValue { $0.append(listener) }
-            try listener.start()
+            listeners.append(listener)
+            do {
+                try listener.start()
+            } catch {
+                for opened in listeners {
+                    opened.socket.shutdownReceiving()
+                    opened.socket.close()
+                }
+                throw error
+            }
             if let port = socket.localAddress?.port { address.port = port }
         }
-        return address.port ?? 0
+        return (listeners, address.port ?? 0)
     }
 
-    private func bindTCP(_ address: SocketAddress) async throws {
+    private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
         let pipeline = self.pipeline
         let configuration = self.configuration
         let limiter = self.tcpConnections
@@ -121,7 +178,7 @@ public final class DNSFrontend: Sendable {
                     }
                 }
                 .bind(to: address).get()
-            _ = self.tcpListeners.add(channel)
+            return channel
         } catch {
             throw FrontendError(description: "cannot listen on tcp \(address.hostAndPort): \(error)")
         }
@@ -129,16 +186,18 @@ public final class DNSFrontend: Sendable {
 
     /// The addresses actually bound (ports filled in), UDP and TCP alike.
     public var boundAddresses: [SocketAddress] {
-        self.udpListeners.withLockedValue { $0 }.compactMap(\.socket.localAddress)
-            + self.tcpListeners.all.compactMap(\.localAddress)
+        self.listeners.withLockedValue { listeners in
+            listeners.flatMap { $0.udp.compactMap(\.socket.localAddress) + [$0.tcp.localAddress].compactMap { $0 } }
+        }
     }
 
     /// Stops taking queries, lets the ones in flight finish for up to `gracePeriod`, then closes everything.
     public func shutdown(gracePeriod: TimeAmount) async {
-        for listener in self.tcpListeners.all {
-            try? await listener.close()
+        let listeners = self.listeners.withLockedValue { $0 }
+        for listener in listeners {
+            try? await listener.tcp.close()
         }
-        let udpListeners = self.udpListeners.withLockedValue { $0 }
+        let udpListeners = listeners.flatMap(\.udp)
         for listener in udpListeners {
             await listener.stopReceiving()
         }

@@ -9,18 +9,21 @@ import NIOCore
 
 /// The admin listener's view of a running dnsgate: metrics and stats from ``MetricSources``, readiness from the
 /// listeners' state and the upstreams' recent answers (probing them when none answered lately), the cache flush,
-/// and the effective configuration.
+/// the effective configuration, and reload.
 final class DNSGateAdminBackend: AdminBackend {
     private let sources: MetricSources
-    private let config: DNSGateConfig
+    private let configuration: @Sendable () -> DNSGateConfig
+    private let reloader: @Sendable () async throws -> String
     private let probeLoop: any EventLoop
     private let readinessWindow: TimeAmount
     /// Set once every listener is bound; cleared when shutdown begins.
     private let serving = ManagedAtomic(false)
 
-    init(sources: MetricSources, config: DNSGateConfig, probeLoop: any EventLoop, readinessWindow: TimeAmount) {
+    init(sources: MetricSources, configuration: @escaping @Sendable () -> DNSGateConfig, probeLoop: any EventLoop,
+         readinessWindow: TimeAmount, reloader: @escaping @Sendable () async throws -> String) {
         self.sources = sources
-        self.config = config
+        self.configuration = configuration
+        self.reloader = reloader
         self.probeLoop = probeLoop
         self.readinessWindow = readinessWindow
     }
@@ -38,7 +41,7 @@ final class DNSGateAdminBackend: AdminBackend {
 
     func notReadyReason() async -> String? {
         guard self.serving.load(ordering: .relaxed) else { return "listeners are not serving (starting or stopping)" }
-        let upstreams = self.sources.upstreams
+        let upstreams = self.sources.currentUpstreams()
         if upstreams.contains(where: { $0.statistics.answered(within: self.readinessWindow) }) { return nil }
         // Nobody answered lately: ask each upstream directly (not through the cache), at most two seconds.
         let deadline = NIODeadline.now() + min(self.readinessWindow, .seconds(2))
@@ -67,7 +70,7 @@ final class DNSGateAdminBackend: AdminBackend {
     }
 
     func flushCache(name: String?) throws -> Int {
-        guard let cache = self.sources.cache else { throw AdminError(description: "the cache is off") }
+        guard let cache = self.sources.currentCache() else { throw AdminError(description: "the cache is off") }
         guard let name else { return cache.flush() }
         guard let parsed = DNSName(name.hasSuffix(".") ? name : name + ".") else {
             throw AdminError(description: "'\(name)' is not a domain name")
@@ -75,5 +78,7 @@ final class DNSGateAdminBackend: AdminBackend {
         return cache.flush(parsed)
     }
 
-    func effectiveConfiguration() -> [String: String] { self.config.effectiveSettings }
+    func effectiveConfiguration() -> [String: String] { self.configuration().effectiveSettings }
+
+    func reload() async throws -> String { try await self.reloader() }
 }

@@ -7,58 +7,70 @@ import FakeIP
 import Logging
 import NIOCore
 import RedisTier
+import Synchronization
 import TransparentProxy
 
 /// What a ``DNSGateConfig`` builds, wired together but not yet listening: upstreams, the optional Redis tier, cache
-/// and fake-IP stores, the query pipeline, the transparent proxy and the listeners. ``stop(gracePeriod:)`` takes
-/// them down in the reverse order of the traffic: listeners first, so no query is cut off by a closed upstream.
-struct DNSGateComponents {
-    let upstream: any Upstream
+/// and fake-IP stores, the query pipeline, the transparent proxy and the listeners. The pipeline sits behind
+/// ``ReloadableHandler``s, so that ``reload(_:)`` can swap upstreams, cache limits and fake-IP answers while queries
+/// flow. ``stop(gracePeriod:)`` takes everything down in the reverse order of the traffic: listeners first, so no
+/// query is cut off by a closed upstream.
+final class DNSGateComponents: Sendable {
+    /// The parts a reload replaces.
+    private struct QueryPath {
+        var upstream: any Upstream
+        var cache: DNSResponseCache?
+        var config: DNSGateConfig
+    }
+
     let redis: RedisClient?
     let fakeIP: FakeIPPersistence?
-    let cache: DNSResponseCache?
     let savedCache: SavedCacheFile?
-    /// Fake-IP stage (if on), cache, upstreams: what the listeners and the TUN responder answer with, every answer
-    /// counted in `queryMetrics` when metrics are on.
+    /// What the listeners and the TUN responder answer with: the fake-IP stage (if on), cache, upstreams, every
+    /// answer counted in `queryMetrics` when metrics are on.
     let pipeline: any DNSHandler
     /// The answered queries' counters, or nil when the admin listener (and with it metrics) is off.
     let queryMetrics: QueryMetrics?
     let proxy: TransparentProxyServer?
     let frontend: DNSFrontend
+    /// Fake-IP stage, cache, upstreams.
+    private let answering: ReloadableHandler
+    /// Cache and upstreams: what the fake-IP stage resolves through, and how the proxy finds real addresses.
+    private let resolving: ReloadableHandler
+    private let path: Mutex<QueryPath>
+    let group: any EventLoopGroup
+    private let logger: Logger
 
     init(config: DNSGateConfig, group: any EventLoopGroup, logger: Logger) throws {
-        self.upstream = try DNSGateService.makeUpstream(config, group: group, logger: logger)
+        self.group = group
+        self.logger = logger
         self.redis = config.cache == nil ? nil : config.cacheRedis.map {
             RedisClient(url: $0, group: group, connectTimeout: config.upstreamConnectTimeout, logger: logger)
         }
-        self.fakeIP = try config.fakeIP.map { try DNSGateService.openFakeIP($0) }
-        self.cache = config.cache.map { DNSResponseCache(policy: $0) }
+        let fakeIP = try config.fakeIP.map { try DNSGateService.openFakeIP($0) }
+        self.fakeIP = fakeIP
         self.savedCache = config.cacheSaveFile.map { SavedCacheFile(path: $0, logger: logger) }
-        // Cache, then upstreams: what every query ends in, and how the transparent proxy finds real addresses.
-        var resolvingStages: [any DNSMiddleware] = []
-        if let cache = self.cache {
-            self.savedCache?.load(into: cache)
-            let shared = self.redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: config.cacheRedisTimeout) }
-            resolvingStages.append(CacheMiddleware(cache: cache, group: group, shared: shared,
-                                                   refreshTimeout: config.queryTimeout))
-        }
-        let resolving = DNSPipeline(middlewares: resolvingStages,
-                                    terminal: ForwardingHandler(upstream: self.upstream, logger: logger))
-        var pipeline = resolving
-        var proxy: TransparentProxyServer?
-        if let fakeIP = self.fakeIP, let settings = config.fakeIP, let pool4 = fakeIP.pools.first {
-            let stage = FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first, settings: settings.answer)
-            pipeline = DNSPipeline(middlewares: [stage], terminal: resolving)
-            proxy = settings.proxy.map {
-                TransparentProxyServer(settings: $0, pools: fakeIP.pools,
-                                       resolver: NameResolver(pipeline: resolving, timeout: config.queryTimeout),
-                                       group: group, logger: logger)
-            }
+        let cache = config.cache.map { DNSResponseCache(policy: $0) }
+        if let cache { self.savedCache?.load(into: cache) }
+        let path = QueryPath(upstream: try DNSGateService.makeUpstream(config, group: group, logger: logger),
+                             cache: cache, config: config)
+        let resolving = ReloadableHandler(Self.resolvingPipeline(path, redis: self.redis, group: group,
+                                                                 logger: logger))
+        let answering = ReloadableHandler(Self.answeringPipeline(config, fakeIP: fakeIP, resolving: resolving))
+        self.resolving = resolving
+        self.answering = answering
+        self.path = Mutex(path)
+        if let fakeIP, let proxySettings = config.fakeIP?.proxy {
+            self.proxy = TransparentProxyServer(
+                settings: proxySettings, pools: fakeIP.pools,
+                resolver: NameResolver(pipeline: resolving, timeout: config.queryTimeout), group: group,
+                logger: logger)
+        } else {
+            self.proxy = nil
         }
         let queryMetrics = config.admin.map { _ in QueryMetrics() }
         self.queryMetrics = queryMetrics
-        self.pipeline = queryMetrics.map { MeasuredHandler(pipeline, metrics: $0) } ?? pipeline
-        self.proxy = proxy
+        self.pipeline = queryMetrics.map { MeasuredHandler(answering, metrics: $0) } ?? answering
         self.frontend = DNSFrontend(
             configuration: FrontendConfiguration(
                 listen: config.listen,
@@ -67,6 +79,54 @@ struct DNSGateComponents {
                 maxTCPConnections: config.tcpMaxConnections,
                 maxTCPQueriesPerConnection: config.tcpMaxQueriesPerConnection),
             pipeline: self.pipeline, group: group, logger: logger)
+    }
+
+    /// The upstreams queries go to now.
+    var upstream: any Upstream { self.path.withLock { $0.upstream } }
+
+    /// The cache queries use now.
+    var cache: DNSResponseCache? { self.path.withLock { $0.cache } }
+
+    /// Cache, then upstreams: what every query ends in.
+    private static func resolvingPipeline(_ path: QueryPath, redis: RedisClient?, group: any EventLoopGroup,
+                                          logger: Logger) -> any DNSHandler {
+        var stages: [any DNSMiddleware] = []
+        if let cache = path.cache {
+            let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: path.config.cacheRedisTimeout) }
+            stages.append(CacheMiddleware(cache: cache, group: group, shared: shared,
+                                          refreshTimeout: path.config.queryTimeout))
+        }
+        return DNSPipeline(middlewares: stages, terminal: ForwardingHandler(upstream: path.upstream, logger: logger))
+    }
+
+    /// The fake-IP stage (when on) in front of `resolving`.
+    private static func answeringPipeline(_ config: DNSGateConfig, fakeIP: FakeIPPersistence?,
+                                          resolving: ReloadableHandler) -> any DNSHandler {
+        guard let fakeIP, let settings = config.fakeIP, let pool4 = fakeIP.pools.first else { return resolving }
+        let stage = FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first, settings: settings.answer)
+        return DNSPipeline(middlewares: [stage], terminal: resolving)
+    }
+
+    /// Swaps in `upstream` and what `config` sets of cache limits, the query timeout and fake-IP answers, with
+    /// new pipelines; queries already running finish on the old ones. Returns the upstream replaced, to be shut
+    /// down once its queries are over.
+    func replace(upstream: any Upstream, config: DNSGateConfig) -> any Upstream {
+        let previous = self.path.withLock { $0 }
+        var cache = previous.cache
+        if let old = cache, let policy = config.cache, policy != old.policy {
+            // New limits: a new cache, filled with what the old one holds (aged as a warm restart would).
+            let resized = DNSResponseCache(policy: policy)
+            _ = try? resized.restore(old.saved())
+            cache = resized
+        }
+        let path = QueryPath(upstream: upstream, cache: cache, config: config)
+        let shift = config.queryTimeout - self.frontend.queryTimeout
+        self.resolving.replace(with: Self.resolvingPipeline(path, redis: self.redis, group: self.group,
+                                                            logger: self.logger))
+        self.answering.replace(with: Self.answeringPipeline(config, fakeIP: self.fakeIP, resolving: self.resolving),
+                               deadlineShift: shift)
+        self.path.withLock { $0 = path }
+        return previous.upstream
     }
 
     /// Stops the proxy and the listeners (letting queries in flight finish within `gracePeriod`), then the

@@ -6,14 +6,10 @@ import FakeIP
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import TransparentProxy
 import TUNResponder
 
-/// The TUN device while it runs, with its packet counters.
-struct RunningTUN {
-    let device: TUNDevice
-    let counters: MetricSources.TUNCounters
-}
 
 /// The admin listener while it runs, with the backend whose readiness the service sets.
 struct RunningAdmin {
@@ -27,17 +23,17 @@ extension DNSGateService {
 
     /// Starts the admin listener, if configured. When the default address is taken (another instance on the same
     /// host), dnsgate warns and runs without it; an address the user chose that cannot be bound stops start-up.
-    func startAdmin(_ parts: DNSGateComponents, tun: RunningTUN?, group: any EventLoopGroup) async throws
-        -> RunningAdmin?
+    func startAdmin(_ parts: DNSGateComponents, tun: RunningTUN?, group: any EventLoopGroup,
+                    reloader: ConfigurationReloader) async throws -> RunningAdmin?
     {
         guard let settings = self.config.admin, let queryMetrics = parts.queryMetrics else { return nil }
         let sources = MetricSources(
-            version: Self.version, started: Date(), queries: queryMetrics, cache: parts.cache,
-            upstreams: parts.upstream.resolvers, tun: tun?.counters, fakeIPPools: parts.fakeIP?.pools ?? [],
-            proxy: parts.proxy?.statistics)
+            version: Self.version, started: Date(), queries: queryMetrics, currentCache: { parts.cache },
+            currentUpstreams: { parts.upstream.resolvers }, tun: tun?.counters,
+            fakeIPPools: parts.fakeIP?.pools ?? [], proxy: parts.proxy?.statistics)
         let backend = DNSGateAdminBackend(
-            sources: sources, config: self.config, probeLoop: group.next(),
-            readinessWindow: settings.readinessProbeInterval)
+            sources: sources, configuration: { reloader.current.withLock { $0 } }, probeLoop: group.next(),
+            readinessWindow: settings.readinessProbeInterval, reloader: { try await reloader.reload() })
         let server = AdminServer(settings: .init(address: settings.address, token: settings.token), backend: backend,
                                  logger: self.logger)
         do {

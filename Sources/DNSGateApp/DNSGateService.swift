@@ -19,10 +19,16 @@ import UnixSignals
 public struct DNSGateService: Service, CustomStringConvertible {
     public let config: DNSGateConfig
     let logger: Logger
+    /// Reads the configuration again, for a reload.
+    let loadConfiguration: @Sendable () async throws -> DNSGateConfig
 
-    public init(config: DNSGateConfig, logger: Logger) {
+    /// - Parameter loadConfiguration: reads the configuration again (file, environment, flags) on SIGHUP or
+    ///   `POST /api/v1/reload`.
+    public init(config: DNSGateConfig, logger: Logger,
+                loadConfiguration: @escaping @Sendable () async throws -> DNSGateConfig) {
         self.config = config
         self.logger = logger
+        self.loadConfiguration = loadConfiguration
     }
 
     /// How service-lifecycle names the service in its logs (the default would reflect over the whole
@@ -49,13 +55,16 @@ public struct DNSGateService: Service, CustomStringConvertible {
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
         let parts = try DNSGateComponents(config: self.config, group: group, logger: self.logger)
+        let reloader = ConfigurationReloader(config: self.config, load: self.loadConfiguration, components: parts,
+                                             logger: self.logger)
         var tun: RunningTUN?
         var admin: RunningAdmin?
         do {
             try await parts.frontend.start()
             tun = try self.config.tun.map { try self.startTUN($0, pipeline: parts.pipeline, group: group) }
+            if let tun { await reloader.attach(tun) }
             try await parts.proxy?.start()
-            admin = try await self.startAdmin(parts, tun: tun, group: group)
+            admin = try await self.startAdmin(parts, tun: tun, group: group, reloader: reloader)
         } catch {
             tun?.device.close()
             await admin?.server.stop()
@@ -69,11 +78,15 @@ public struct DNSGateService: Service, CustomStringConvertible {
             "sharedCache": "\(parts.redis.map { "\($0.url)" } ?? "none")",
         ])
         let logger = self.logger
+        let reloads = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { _ = try? await reloader.reload() }
+        }
         let flusher = parts.fakeIP.map { persistence in
             Task { await persistence.run { logger.error("fake-IP database write failed", metadata: ["error": "\($0)"]) } }
         }
         try? await gracefulShutdown()
         self.logger.notice("shutting down", metadata: ["gracePeriod": "\(self.config.shutdownGracePeriod)"])
+        reloads.cancel()
         admin?.backend.setServing(false)
         tun?.device.close()
         await parts.stop(gracePeriod: self.config.shutdownGracePeriod)
@@ -112,8 +125,8 @@ public struct DNSGateService: Service, CustomStringConvertible {
             "device": "\(device.name)", "mtu": "\(settings.mtu)",
             "addresses": "\(settings.addresses.map(\.description).joined(separator: ", "))",
         ])
-        return RunningTUN(device: device, counters: .init(filter: filter.statistics, responder: responder.statistics,
-                                                          device: device.statistics))
+        return RunningTUN(device: device, filter: filter, responder: responder, addresses: settings.addresses,
+                          logger: self.logger)
     }
 
     /// The configured upstreams behind ordered failover (or the single upstream alone).
@@ -144,9 +157,11 @@ public struct DNSGateService: Service, CustomStringConvertible {
 
 /// Runs dnsgate's services until SIGTERM or SIGINT.
 public enum DNSGateApp {
-    public static func run(config: DNSGateConfig, logger: Logger) async throws {
+    /// Runs dnsgate until SIGTERM or SIGINT; SIGHUP re-reads the configuration with `loadConfiguration`.
+    public static func run(config: DNSGateConfig, logger: Logger,
+                           loadConfiguration: @escaping @Sendable () async throws -> DNSGateConfig) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: [DNSGateService(config: config, logger: logger)],
+            services: [DNSGateService(config: config, logger: logger, loadConfiguration: loadConfiguration)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

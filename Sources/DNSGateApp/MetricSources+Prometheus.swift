@@ -59,7 +59,7 @@ extension MetricSources {
     }
 
     private func upstreamFamilies() -> [MetricFamily] {
-        let all = self.upstreams.map { ($0.statistics.name, $0.statistics.snapshot, $0.statistics.latency.snapshot) }
+        let all = self.currentUpstreams().map { ($0.statistics.name, $0.statistics.snapshot, $0.statistics.latency.snapshot) }
         func each(_ value: (UpstreamStatistics.Snapshot) -> Int) -> [MetricFamily.Sample] {
             all.map { .init(labels: [("upstream", $0.0)], value: Double(value($0.1))) }
         }

@@ -20,8 +20,9 @@ struct MetricSources: Sendable {
     let version: String
     let started: Date
     let queries: QueryMetrics
-    let cache: DNSResponseCache?
-    let upstreams: [ResolverUpstream]
+    /// The cache and the upstreams in use now (a reload replaces them).
+    let currentCache: @Sendable () -> DNSResponseCache?
+    let currentUpstreams: @Sendable () -> [ResolverUpstream]
     let tun: TUNCounters?
     let fakeIPPools: [FakeIPPool]
     let proxy: ConnectionJournal.Statistics?
@@ -37,7 +38,7 @@ struct MetricSources: Sendable {
     }
 
     func cacheCounters() -> [String: Int]? {
-        guard let snapshot = self.cache?.snapshot else { return nil }
+        guard let snapshot = self.currentCache()?.snapshot else { return nil }
         return ["hits": snapshot.hits, "misses": snapshot.misses, "entries": snapshot.entries, "bytes": snapshot.bytes,
                 "evictions": snapshot.evictions, "staleServed": snapshot.staleServed,
                 "prefetches": snapshot.prefetches, "coalesced": snapshot.coalesced,
@@ -75,7 +76,7 @@ struct MetricSources: Sendable {
     }
 
     func upstreamStates() -> [UpstreamState] {
-        self.upstreams.map { upstream in
+        self.currentUpstreams().map { upstream in
             let statistics = upstream.statistics
             let snapshot = statistics.snapshot
             return UpstreamState(

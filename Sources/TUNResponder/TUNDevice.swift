@@ -30,7 +30,7 @@ public final class TUNDevice: PacketSink {
     /// The device's own addresses and the routes into it that ``init(name:mtu:addresses:routes:)`` added, removed
     /// again by ``close()`` (a device that existed before dnsgate outlives it).
     private let addresses: [IPInterfaceAddress]
-    private let routes: [IPPrefix]
+    private let routes: Mutex<[IPPrefix]>
 
     /// Opens the device `name`, sets `mtu`, adds `addresses` (the device's own, to send from, with their prefixes,
     /// which the kernel then routes into the device) and routes `routes` (the virtual addresses) into it, and
@@ -48,7 +48,7 @@ public final class TUNDevice: PacketSink {
         self.name = String(decoding: actual.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.mtu = mtu
         self.addresses = addresses
-        self.routes = routes
+        self.routes = Mutex(routes)
         do {
             try Self.ip(["link", "set", "dev", self.name, "mtu", "\(mtu)", "up"])
             for address in addresses {
@@ -62,6 +62,18 @@ public final class TUNDevice: PacketSink {
             Glibc.close(descriptor)
             throw error
         }
+    }
+
+    /// Routes `prefix` into the device as well (a virtual address added while running).
+    public func route(_ prefix: IPPrefix) throws {
+        try Self.ip((prefix.address.isIPv4 ? ["-4"] : ["-6"]) + ["route", "replace", "\(prefix)", "dev", self.name])
+        self.routes.withLock { routes in if !routes.contains(prefix) { routes.append(prefix) } }
+    }
+
+    /// Stops routing `prefix` into the device.
+    public func unroute(_ prefix: IPPrefix) {
+        try? Self.ip((prefix.address.isIPv4 ? ["-4"] : ["-6"]) + ["route", "del", "\(prefix)", "dev", self.name])
+        self.routes.withLock { $0.removeAll { $0 == prefix } }
     }
 
     /// Runs the `ip` tool; its error output becomes the error.
@@ -130,9 +142,7 @@ public final class TUNDevice: PacketSink {
         // The reader wakes from poll within 100 ms and sees the flag; wait for it before closing the descriptor.
         while self.readerRunning.withLock({ $0 }) { usleep(10_000) }
         // A device created here disappears with its descriptor; one that existed before keeps nothing of ours.
-        for route in self.routes {
-            try? Self.ip((route.address.isIPv4 ? ["-4"] : ["-6"]) + ["route", "del", "\(route)", "dev", self.name])
-        }
+        for route in self.routes.withLock({ $0 }) { self.unroute(route) }
         for address in self.addresses {
             try? Self.ip((address.address.isIPv4 ? ["-4"] : ["-6"]) + ["addr", "del", "\(address)", "dev", self.name])
         }

@@ -7,6 +7,8 @@ public final class TransparentProxyServer: Sendable {
     private let tcp: TransparentTCPProxy
     private let udp: TransparentUDPProxy
     private let journal: ConnectionJournal
+    /// The rules new connections and flows are decided by.
+    public let rules: ProxyRuleSet
 
     /// - Parameters:
     ///   - pools: the fake-IP pools whose addresses the proxy accepts.
@@ -16,10 +18,12 @@ public final class TransparentProxyServer: Sendable {
         let journal = ConnectionJournal(enabled: settings.journal, logger: logger)
         self.journal = journal
         let dialers = DialerTable(settings: settings, resolver: resolver)
-        self.tcp = TransparentTCPProxy(settings: settings, pools: pools, dialers: dialers, group: group,
-                                       logger: logger, journal: journal)
-        self.udp = TransparentUDPProxy(settings: settings, pools: pools, dialers: dialers, loop: group.next(),
-                                       journal: journal)
+        let rules = ProxyRuleSet(settings.rules)
+        self.rules = rules
+        self.tcp = TransparentTCPProxy(settings: settings, rules: rules, pools: pools, dialers: dialers,
+                                       group: group, logger: logger, journal: journal)
+        self.udp = TransparentUDPProxy(settings: settings, rules: rules, pools: pools, dialers: dialers,
+                                       loop: group.next(), journal: journal)
     }
 
     /// Connection counters, TCP and UDP together.

@@ -51,6 +51,7 @@ public struct TransparentProxyError: Error, CustomStringConvertible, Hashable {
 /// close would look like an empty reply.
 final class TransparentTCPProxy: Sendable {
     private let settings: TransparentProxySettings
+    private let rules: ProxyRuleSet
     private let pools: [FakeIPPool]
     private let dialers: DialerTable
     private let group: any EventLoopGroup
@@ -58,9 +59,10 @@ final class TransparentTCPProxy: Sendable {
     private let journal: ConnectionJournal
     private let listeners = NIOLockedValueBox<[any Channel]>([])
 
-    init(settings: TransparentProxySettings, pools: [FakeIPPool], dialers: DialerTable, group: any EventLoopGroup,
-         logger: Logger, journal: ConnectionJournal) {
+    init(settings: TransparentProxySettings, rules: ProxyRuleSet, pools: [FakeIPPool], dialers: DialerTable,
+         group: any EventLoopGroup, logger: Logger, journal: ConnectionJournal) {
         self.settings = settings
+        self.rules = rules
         self.pools = pools
         self.dialers = dialers
         self.group = group
@@ -111,7 +113,7 @@ final class TransparentTCPProxy: Sendable {
             self.journal.refused(client: channel.remoteAddress, destination: channel.localAddress, reason: "unknown address")
             return Self.reset(channel)
         }
-        let action = ProxyRule.action(for: name, in: self.settings.rules)
+        let action = self.rules.action(for: name)
         var entry = ConnectionJournal.Entry(client: channel.remoteAddress, domain: name, fake: fake, port: port,
                                             transport: "tcp", dialer: "\(action)", started: started)
         self.dialers.dialer(for: action).connect(to: name, port: port, on: channel.eventLoop).assumeIsolated()

@@ -17,12 +17,13 @@ final class TransparentUDPProxy: Sendable {
     private let stopping = Mutex(false)
     private let readersRunning = Mutex(0)
 
-    init(settings: TransparentProxySettings, pools: [FakeIPPool], dialers: DialerTable, loop: any EventLoop,
-         journal: ConnectionJournal) {
+    init(settings: TransparentProxySettings, rules: ProxyRuleSet, pools: [FakeIPPool], dialers: DialerTable,
+         loop: any EventLoop, journal: ConnectionJournal) {
         self.listen = settings.listen
         self.loop = loop
         self.sessions = NIOLoopBoundBox.makeBoxSendingValue(
-            UDPSessions(loop: loop, pools: pools, dialers: dialers, settings: settings, journal: journal),
+            UDPSessions(loop: loop, pools: pools, dialers: dialers, settings: settings, rules: rules,
+                        journal: journal),
             as: UDPSessions.self, eventLoop: loop)
     }
 

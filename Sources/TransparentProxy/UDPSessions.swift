@@ -44,12 +44,14 @@ final class UDPSessions {
     private let pools: [FakeIPPool]
     private let dialers: DialerTable
     private let settings: TransparentProxySettings
+    private let rules: ProxyRuleSet
     private let journal: ConnectionJournal
     private var sessions: [Key: Session] = [:]
     private var sweeping = false
 
     init(loop: any EventLoop, pools: [FakeIPPool], dialers: DialerTable, settings: TransparentProxySettings,
-         journal: ConnectionJournal) {
+         rules: ProxyRuleSet, journal: ConnectionJournal) {
+        self.rules = rules
         self.loop = loop
         self.pools = pools
         self.dialers = dialers
@@ -71,7 +73,7 @@ final class UDPSessions {
         else {
             return self.journal.refused(client: client, destination: destination, reason: "unknown address")
         }
-        let action = ProxyRule.action(for: name, in: self.settings.rules)
+        let action = self.rules.action(for: name)
         let entry = ConnectionJournal.Entry(client: client, domain: name, fake: fake, port: port, transport: "udp",
                                             dialer: "\(action)", started: .now())
         let session = Session(key: key, fake: fake, pool: pool, entry: entry)

@@ -15,7 +15,7 @@ struct DNSGateCommand: AsyncParsableCommand {
 }
 
 /// Flags shared by the commands that read the configuration.
-struct ConfigOptions: ParsableArguments {
+struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "YAML configuration file (also DNSGATE_CONFIG).")
     var config: String?
 
@@ -52,12 +52,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try await self.options.load()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = config.logLevel
-            return handler
-        }
-        try await DNSGateApp.run(config: config, logger: Logger(label: "dnsgate"))
+        LogLevelSetting.bootstrapLogging(level: config.logLevel)
+        let options = self.options
+        try await DNSGateApp.run(config: config, logger: Logger(label: "dnsgate"),
+                                 loadConfiguration: { try await options.load() })
     }
 }
 

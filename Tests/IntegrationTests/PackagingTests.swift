@@ -63,7 +63,7 @@ extension IntegrationSuite {
             let verified = try runCommand("/usr/bin/systemd-analyze", ["verify", unit])
             #expect(verified.status == 0, "\(verified.output)\(verified.error)")
             for directive in ["DynamicUser=yes", "ProtectSystem=strict", "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-                              "StateDirectory=dnsgate"] {
+                              "StateDirectory=dnsgate", "ExecReload=/bin/kill -HUP $MAINPID"] {
                 #expect(text.contains(directive))
             }
             let security = try runCommand("/usr/bin/systemd-analyze", ["security", "--offline=true", unit])

@@ -114,12 +114,29 @@ extension IntegrationSuite {
             let ping = try runCommand("/usr/bin/ping", ["-c", "1", "-W", "1", "100.90.128.7"], namespace: namespace.name)
             #expect(ping.status != 0, "\(ping.output)")
 
+            // A reload moves the virtual resolver to another address: routed and answered at once, the old one
+            // neither any more.
+            try """
+                tun:
+                  enabled: true
+                  name: dgtunp0
+                  device_addresses: [100.90.128.2/24, "fdf6:ae92:c3:1::2/64"]
+                  addresses: [169.254.53.54, "fd53:7a9c:1e42::53"]
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            kill(dnsgate.pid, SIGHUP)
+            #expect(try waitUntil(timeout: 5) { dnsgate.log.contains("configuration reloaded") }, "\(dnsgate.log)")
+            let moved = try Kdig.query("h000046." + TestUpstream.zone, server: "169.254.53.54", port: 53, timeout: 3,
+                                       namespace: namespace.name)
+            #expect(moved?.answers == ["h000046.\(TestUpstream.zone) 3600 IN A 198.18.0.46"], "\(dnsgate.log)")
+            #expect(try Kdig.query("h000047." + TestUpstream.zone, server: Self.virtual4, port: 53, timeout: 1,
+                                   namespace: namespace.name) == nil)
+
             let before = try inNamespace(["addr", "show", "dev", "dgtunp0"])
             #expect(before.contains("inet 100.90.128.2/24") && before.contains("inet6 fdf6:ae92:c3:1::2/64"), "\(before)")
             dnsgate.stop()
             let after = try inNamespace(["addr", "show", "dev", "dgtunp0"])
             #expect(!after.contains("100.90.128.2") && !after.contains("fdf6:ae92:c3:1::2"), "\(after)")
-            #expect(!(try inNamespace(["route", "show", "dev", "dgtunp0"])).contains("169.254.53.53"))
+            #expect(!(try inNamespace(["route", "show", "dev", "dgtunp0"])).contains("169.254.53.5"))
         }
     }
 }

@@ -296,6 +296,14 @@ extension IntegrationSuite {
                                               namespace: gateway.name)
             #expect(try resolve("echo") == fake)
             #expect(try talk(fake, "after restart") == "after restart")
+
+            // A reload that rejects the domain: new connections to it are reset, without a restart.
+            let rejecting = try String(contentsOfFile: config, encoding: .utf8)
+                .replacingOccurrences(of: "reject: [blocked.", with: "reject: [echo.\(TestUpstream.zone), blocked.")
+            try rejecting.write(toFile: config, atomically: true, encoding: .utf8)
+            kill(dnsgate.pid, SIGHUP)
+            #expect(try waitUntil(timeout: 5) { dnsgate.log.contains("configuration reloaded") }, "\(dnsgate.log)")
+            #expect(try talk(fake, "after reload") == "reset")
         }
 
         /// Writes a fake-IP configuration with a fresh database of its own, the proxy on ``proxyPort`` with a 1 s
