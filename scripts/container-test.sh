@@ -13,7 +13,12 @@ binary=$1 upstream=$2 address=$3
 storage=(--storage-driver vfs --runtime runc)
 limits=(--ulimit nofile=4096:4096 --ulimit nproc=1024:1024)
 work=$(mktemp -d)
-trap 'podman "${storage[@]}" rm -f dnsgate-container-test >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+cleanup() {
+    podman "${storage[@]}" rm -f dnsgate-container-test >/dev/null 2>&1 || true
+    podman "${storage[@]}" rmi -f localhost/dnsgate:runtime-test localhost/dnsgate:netadmin-test >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 scripts/container-rootfs.sh "$binary" "$work/builder/rootfs"
 NET_ADMIN=1 scripts/container-rootfs.sh "$binary" "$work/builder/rootfs-netadmin"
 mkdir "$work/context"

@@ -1,4 +1,3 @@
-import Atomics
 public import NIOCore
 
 /// Durations counted into fixed buckets with their sum, for a Prometheus histogram: one relaxed atomic increment per
@@ -10,19 +9,40 @@ public final class LatencyHistogram: Sendable {
     ]
     private static let boundNanoseconds: [Int64] = LatencyHistogram.bounds.map { Int64(($0 * 1e9).rounded()) }
 
-    /// One count per bound and a last one for everything above (+Inf); not cumulative.
-    private let counts: [ManagedAtomic<Int>] = (0...LatencyHistogram.bounds.count).map { _ in ManagedAtomic(0) }
-    private let sumNanoseconds = ManagedAtomic<Int>(0)
+    /// One count per bound, a last one for everything above (+Inf), not cumulative, then the sum in nanoseconds.
+    private let counters = AtomicCounters(count: LatencyHistogram.slots)
+
+    /// Counters a histogram takes: one per bound, +Inf, and the sum.
+    static let slots = LatencyHistogram.bounds.count + 2
 
     public init() {}
 
     /// Counts one duration.
     public func record(_ duration: TimeAmount) {
+        Self.record(duration, in: self.counters, at: 0)
+    }
+
+    /// Counts one duration in the histogram kept at `offset` of `counters` (``slots`` counters).
+    static func record(_ duration: TimeAmount, in counters: AtomicCounters, at offset: Int) {
         let nanoseconds = max(0, duration.nanoseconds)
         var index = 0
         while index < Self.boundNanoseconds.count, nanoseconds > Self.boundNanoseconds[index] { index += 1 }
-        self.counts[index].wrappingIncrement(ordering: .relaxed)
-        self.sumNanoseconds.wrappingIncrement(by: Int(nanoseconds), ordering: .relaxed)
+        counters.add(at: offset + index)
+        counters.add(Int(nanoseconds), at: offset + Self.bounds.count + 1)
+    }
+
+    /// The histogram kept at `offset` of `counters`.
+    static func snapshot(of counters: AtomicCounters, at offset: Int) -> Snapshot {
+        var running = 0
+        var cumulative: [Int] = []
+        cumulative.reserveCapacity(Self.bounds.count)
+        for index in 0..<Self.bounds.count {
+            running += counters.value(at: offset + index)
+            cumulative.append(running)
+        }
+        let count = running + counters.value(at: offset + Self.bounds.count)
+        return Snapshot(cumulative: cumulative, count: count,
+                        sum: Double(counters.value(at: offset + Self.bounds.count + 1)) / 1e9)
     }
 
     /// The counts now.
@@ -65,16 +85,5 @@ public final class LatencyHistogram: Sendable {
         }
     }
 
-    public var snapshot: Snapshot {
-        var running = 0
-        var cumulative: [Int] = []
-        cumulative.reserveCapacity(Self.bounds.count)
-        for counter in self.counts.dropLast() {
-            running += counter.load(ordering: .relaxed)
-            cumulative.append(running)
-        }
-        let count = running + (self.counts.last?.load(ordering: .relaxed) ?? 0)
-        return Snapshot(cumulative: cumulative, count: count,
-                        sum: Double(self.sumNanoseconds.load(ordering: .relaxed)) / 1e9)
-    }
+    public var snapshot: Snapshot { Self.snapshot(of: self.counters, at: 0) }
 }

@@ -1,4 +1,3 @@
-import Atomics
 import DNSWire
 public import NIOCore
 
@@ -12,10 +11,13 @@ public final class QueryMetrics: Sendable {
     /// The response codes counted by name; every other code counts as `other`.
     public static let rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"]
 
-    private let answers: [ManagedAtomic<Int>] = (0..<DNSTransport.allCases.count * QueryMetrics.typeNames.count
-        * QueryMetrics.rcodeNames.count).map { _ in ManagedAtomic(0) }
-    private let origins: [ManagedAtomic<Int>] = DNSResponse.Origin.allCases.map { _ in ManagedAtomic(0) }
-    private let latency: [LatencyHistogram] = DNSTransport.allCases.map { _ in LatencyHistogram() }
+    private static let answerSlots = DNSTransport.allCases.count * QueryMetrics.typeNames.count
+        * QueryMetrics.rcodeNames.count
+    private static let originOffset = QueryMetrics.answerSlots
+    private static let latencyOffset = QueryMetrics.originOffset + DNSResponse.Origin.allCases.count
+    /// Answers by transport, type and code, then by origin, then a latency histogram per transport.
+    private let counters = AtomicCounters(count: QueryMetrics.latencyOffset
+        + DNSTransport.allCases.count * LatencyHistogram.slots)
 
     public init() {}
 
@@ -27,9 +29,10 @@ public final class QueryMetrics: Sendable {
         } ?? Self.rcodeNames.count - 1
         let slot = (transport * Self.typeNames.count + Self.typeIndex(request.question.type.rawValue))
             * Self.rcodeNames.count + rcode
-        self.answers[slot].wrappingIncrement(ordering: .relaxed)
-        self.origins[Self.index(of: response.origin)].wrappingIncrement(ordering: .relaxed)
-        self.latency[transport].record(.now() - start)
+        self.counters.add(at: slot)
+        self.counters.add(at: Self.originOffset + Self.index(of: response.origin))
+        LatencyHistogram.record(.now() - start, in: self.counters,
+                                at: Self.latencyOffset + transport * LatencyHistogram.slots)
     }
 
     /// Answered queries of `transport`, query type `type` and response code `rcode` (names as in ``typeNames`` and
@@ -38,17 +41,18 @@ public final class QueryMetrics: Sendable {
         guard let typeIndex = Self.typeNames.firstIndex(of: type), let rcodeIndex = Self.rcodeNames.firstIndex(of: rcode)
         else { return 0 }
         let slot = (Self.index(of: transport) * Self.typeNames.count + typeIndex) * Self.rcodeNames.count + rcodeIndex
-        return self.answers[slot].load(ordering: .relaxed)
+        return self.counters.value(at: slot)
     }
 
     /// Answers that came from `origin`.
     public func answered(from origin: DNSResponse.Origin) -> Int {
-        self.origins[Self.index(of: origin)].load(ordering: .relaxed)
+        self.counters.value(at: Self.originOffset + Self.index(of: origin))
     }
 
     /// How long the answers over `transport` took.
     public func latency(of transport: DNSTransport) -> LatencyHistogram.Snapshot {
-        self.latency[Self.index(of: transport)].snapshot
+        let offset = Self.latencyOffset + Self.index(of: transport) * LatencyHistogram.slots
+        return LatencyHistogram.snapshot(of: self.counters, at: offset)
     }
 
     private static func index(of transport: DNSTransport) -> Int {
