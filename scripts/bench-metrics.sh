@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What metrics cost the hot path: the same release build twice in one run of ../shared/bench/run.sh, once with the
 # admin listener (and with it every counter) on and once with --admin-listen off, UDP and TCP cache hits, in
-# alternating order for ROUNDS rounds; then how long a scrape of /metrics takes with 10 upstreams configured.
+# alternating order ALTERNATIONS times (each a run.sh run of its own ROUNDS, medians); then how long a scrape of
+# /metrics takes with 10 upstreams configured.
 # Everything on 127.0.0.1, stopped on exit.
-#   scripts/bench-metrics.sh            (ROUNDS=2 SCENARIOS="udp-hit tcp-hit" by default)
+#   scripts/bench-metrics.sh            (ALTERNATIONS=2 ROUNDS=1 SCENARIOS="udp-hit tcp-hit" by default)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
@@ -26,10 +27,10 @@ start_daemon "$dir" metrics-off 15301 "$binary" serve --listen "$BENCH_HOST:1530
 wait_answer metrics-on 15300 60 "$dir" && wait_answer metrics-off 15301 60 "$dir"
 on="metrics-on=$BENCH_HOST:15300@$(live_pid "$dir" metrics-on)"
 off="metrics-off=$BENCH_HOST:15301@$(live_pid "$dir" metrics-off)"
-for round in $(seq 1 "${ROUNDS:-2}"); do
+for round in $(seq 1 "${ALTERNATIONS:-2}"); do
     echo "## round $round" >&2
     if (( round % 2 )); then order=("$on" "$off"); else order=("$off" "$on"); fi
-    SCENARIOS=${SCENARIOS:-"udp-hit tcp-hit"} "$bench/run.sh" "${order[@]}"
+    ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-hit tcp-hit"} "$bench/run.sh" "${order[@]}"
 done
 
 # A scrape with 10 upstreams (the unreachable ones cost a scrape as much as the reachable one).
