@@ -42,6 +42,11 @@ actor ConfigurationReloader {
         self.tun = tun
     }
 
+    /// Whether a change of `key` needs new upstreams (their list, trust anchors or connection settings).
+    static func concernsUpstreams(_ key: String) -> Bool {
+        key == "upstreams" || key == "tls.ca_files" || key.hasPrefix("upstream.")
+    }
+
     static func isReloadable(_ key: String) -> Bool {
         Self.reloadable.contains { $0.hasSuffix(".") ? key.hasPrefix($0) : key == $0 }
     }
@@ -51,21 +56,26 @@ actor ConfigurationReloader {
     func reload() async throws -> String {
         let config: DNSGateConfig
         let upstream: any Upstream
+        let before = self.current.withLock { $0.effectiveSettings }
+        var changed: [String] = []
         do {
             config = try await self.load()
-            upstream = try DNSGateService.makeUpstream(config, group: self.components.group, logger: self.logger)
+            let after = config.effectiveSettings
+            changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+            // Unchanged upstream settings keep the upstreams and their open connections.
+            upstream = changed.contains(where: Self.concernsUpstreams)
+                ? try DNSGateService.makeUpstream(config, group: self.components.group, logger: self.logger)
+                : self.components.upstream
         } catch {
             self.logger.error("configuration reload rejected; the running configuration stays",
                               metadata: ["error": "\(error)"])
             throw error
         }
-        let before = self.current.withLock { $0.effectiveSettings }
-        let after = config.effectiveSettings
-        let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+        let replacesUpstream = changed.contains(where: Self.concernsUpstreams)
         do {
             try await self.components.frontend.listen(on: config.listen)
         } catch {
-            await upstream.shutdown()
+            if replacesUpstream { await upstream.shutdown() }
             self.logger.error("configuration reload rejected; the running configuration stays",
                               metadata: ["error": "\(error)"])
             throw error
@@ -75,11 +85,13 @@ actor ConfigurationReloader {
         if let tun = self.tun, let addresses = config.tun?.addresses { tun.serve(addresses) }
         LogLevelSetting.set(config.logLevel)
         self.current.withLock { $0 = config }
-        // The old upstreams' queries have until their deadline; close them after that.
-        let grace = config.queryTimeout + .seconds(1)
-        Task {
-            try? await Task.sleep(for: .nanoseconds(grace.nanoseconds))
-            await replaced.shutdown()
+        if replacesUpstream {
+            // The old upstreams' queries have until their deadline; close them after that.
+            let grace = config.queryTimeout + .seconds(1)
+            Task {
+                try? await Task.sleep(for: .nanoseconds(grace.nanoseconds))
+                await replaced.shutdown()
+            }
         }
         let applied = changed.filter(Self.isReloadable)
         let pending = changed.filter { !Self.isReloadable($0) }

@@ -81,6 +81,21 @@ extension IntegrationSuite {
             let settings = try runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:\(Self.adminPort)/api/v1/config"])
             #expect(settings.output.contains("\"log.level\":\"debug\""), "\(settings.output)")
 
+            // A reload that leaves the upstreams alone keeps them, with their counters and connections.
+            func upstreamQueries() throws -> Int {
+                let text = try runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:\(Self.adminPort)/api/v1/upstreams"])
+                return text.output.firstMatch(of: /"queries":(\d+)/).flatMap { Int($0.1) } ?? -1
+            }
+            let queriesBefore = try upstreamQueries()
+            #expect(queriesBefore > 0)
+            try Self.config(upstream: "tcp://127.0.0.1:\(Self.slowPort)", exclude: ["h000123.test.example"],
+                            extraListen: true, level: "info")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            let levelOnly = try runCommand("/usr/bin/curl", ["-s", "-X", "POST",
+                                                             "http://127.0.0.1:\(Self.adminPort)/api/v1/reload"])
+            #expect(levelOnly.output == "{\"result\":\"applied: log.level\"}", "\(levelOnly.output)")
+            #expect(try upstreamQueries() == queriesBefore, "the same upstream, its counters not reset")
+
             // An invalid file is rejected with one line and changes nothing.
             try "listen: [127.0.0.1:\(Self.dnsPort)]\nupstreams: [ftp://nowhere]\n"
                 .write(toFile: file, atomically: true, encoding: .utf8)
