@@ -22,9 +22,6 @@ public final class ReloadableHandler: DNSHandler {
         self.current = ManagedAtomic(Current(handler: handler, deadlineShift: .zero))
     }
 
-    /// The pipeline queries run on now.
-    public var handler: any DNSHandler { self.current.load(ordering: .acquiring).handler }
-
     /// Sends every query from now on to `handler`, with its deadline moved by `deadlineShift`.
     public func replace(with handler: any DNSHandler, deadlineShift: TimeAmount = .zero) {
         self.current.store(Current(handler: handler, deadlineShift: deadlineShift), ordering: .releasing)

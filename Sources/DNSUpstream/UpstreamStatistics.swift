@@ -38,7 +38,7 @@ public final class UpstreamStatistics: Sendable {
         self.name = name
     }
 
-    /// A query leaves for the upstream at `start`; call ``finished(startedAt:failure:)`` when it ends.
+    /// A query leaves for the upstream; ``finished(startedAt:failure:)`` follows when it ends.
     func started() {
         self.queries.wrappingIncrement(ordering: .relaxed)
         self.inFlight.wrappingIncrement(ordering: .relaxed)
