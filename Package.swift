@@ -136,7 +136,9 @@ let package = Package(
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
         .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend"] + handlerTestDependencies),
-        .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream"] + handlerTestDependencies),
+        .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", nioPosix, logging,
+                                                         .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+                        + handlerTestDependencies),
         .testTarget(name: "ConfigTests", dependencies: [
             "Config", "DNSUpstream", "DNSCache", nioCore,
             .product(name: "Configuration", package: "swift-configuration"),

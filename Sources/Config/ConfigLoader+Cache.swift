@@ -1,11 +1,12 @@
 import DNSCache
 import RedisTier
+import NIOCore
 
 /// The response cache, its shared Redis tier and its warm-restart file.
 extension ConfigLoader {
     static let cacheKeys = [
         "cache.enabled", "cache.max_size", "cache.min_ttl", "cache.max_ttl", "cache.max_negative_ttl",
-        "cache.servfail_ttl", "cache.serve_stale_max", "cache.stale_ttl", "cache.prefetch", "cache.save_file",
+        "cache.servfail_ttl", "cache.serve_stale_max", "cache.stale_ttl", "cache.stale_answer_timeout", "cache.prefetch", "cache.save_file",
         "cache.redis", "cache.redis_timeout",
     ]
 
@@ -20,6 +21,8 @@ extension ConfigLoader {
             servFailTTL: try values.seconds("cache.servfail_ttl", default: defaults.servFailTTL, max: 300),
             maxStale: try values.seconds("cache.serve_stale_max", default: defaults.maxStale),
             staleTTL: try values.seconds("cache.stale_ttl", default: defaults.staleTTL),
+            staleAnswerTimeout: .nanoseconds(try values.duration("cache.stale_answer_timeout",
+                                                                 default: .milliseconds(1800)).nanoseconds),
             prefetch: try values.bool("cache.prefetch", default: defaults.prefetch))
         guard policy.minTTL <= policy.maxTTL else {
             throw ConfigError(key: "cache.min_ttl", value: "\(policy.minTTL)s",

@@ -52,6 +52,9 @@ public enum ConfigLoader {
         if !overrides.upstreams.isEmpty {
             values["upstreams"] = ConfigValue(.stringArray(overrides.upstreams), isSecret: false)
         }
+        if let policy = overrides.upstreamPolicy {
+            values["upstream.policy"] = ConfigValue(.string(policy), isSecret: false)
+        }
         if !overrides.caFiles.isEmpty {
             values["tls.ca_files"] = ConfigValue(.stringArray(overrides.caFiles), isSecret: false)
         }
@@ -77,6 +80,7 @@ public enum ConfigLoader {
         return DNSGateConfig(
             listen: try Self.listenAddresses(values),
             upstreams: try Self.upstreams(values),
+            upstreamSelection: try Self.upstreamSelection(values),
             caFiles: try values.list("tls.ca_files", default: [], allowEmpty: true),
             queryTimeout: try values.duration("timeouts.query", default: .seconds(5)),
             upstreamAttemptTimeout: try values.duration("upstream.attempt_timeout", default: .milliseconds(1500)),

@@ -3,6 +3,8 @@ public struct ConfigOverrides: Sendable {
     public var configFile: String?
     public var listen: [String]
     public var upstreams: [String]
+    /// `--upstream-policy`: the default group's selection policy.
+    public var upstreamPolicy: String?
     public var caFiles: [String]
     public var logLevel: String?
     /// `--admin-listen`: an address, or `off`.
@@ -13,6 +15,7 @@ public struct ConfigOverrides: Sendable {
         configFile: String? = nil,
         listen: [String] = [],
         upstreams: [String] = [],
+        upstreamPolicy: String? = nil,
         caFiles: [String] = [],
         logLevel: String? = nil,
         adminListen: String? = nil,
@@ -23,6 +26,7 @@ public struct ConfigOverrides: Sendable {
         self.configFile = configFile
         self.listen = listen
         self.upstreams = upstreams
+        self.upstreamPolicy = upstreamPolicy
         self.caFiles = caFiles
         self.logLevel = logLevel
     }

@@ -22,6 +22,12 @@ extension DNSGateConfig {
             "upstream.idle_timeout": Self.text(self.upstreamIdleTimeout),
             "upstream.connections_per_thread": "\(self.upstreamConnectionsPerThread)",
             "upstream.max_in_flight": "\(self.upstreamMaxInFlight)",
+            "upstream.policy": "\(self.upstreamSelection.policy)",
+            "upstream.hedging": "\(self.upstreamSelection.hedging)",
+            "upstream.health.max_failures": "\(self.upstreamSelection.health.failureThreshold)",
+            "upstream.health.backoff": Self.text(self.upstreamSelection.health.initialBackoff),
+            "upstream.health.check_interval": self.upstreamSelection.check.map { Self.text($0.interval) } ?? "off",
+            "upstream.health.check_query": self.upstreamSelection.check.map { "\($0.name) \($0.type)" } ?? "off",
             "tcp.idle_timeout": Self.text(self.tcpIdleTimeout),
             "tcp.max_connections": "\(self.tcpMaxConnections)",
             "tcp.max_queries_per_connection": "\(self.tcpMaxQueriesPerConnection)",
@@ -41,6 +47,9 @@ extension DNSGateConfig {
             settings["cache.servfail_ttl"] = "\(cache.servFailTTL)s"
             settings["cache.serve_stale_max"] = "\(cache.maxStale)s"
             settings["cache.stale_ttl"] = "\(cache.staleTTL)s"
+            settings["cache.stale_answer_timeout"] = Self.text(.nanoseconds(
+                cache.staleAnswerTimeout.components.seconds * 1_000_000_000
+                    + cache.staleAnswerTimeout.components.attoseconds / 1_000_000_000))
             settings["cache.prefetch"] = "\(cache.prefetch)"
             settings["cache.save_file"] = self.cacheSaveFile ?? "none"
             settings["cache.redis"] = self.cacheRedis.map(\.description) ?? "none"

@@ -17,8 +17,10 @@ public struct DNSGateConfig: Sendable {
 
     /// Addresses to serve plain DNS on, UDP and TCP.
     public var listen: [SocketAddress]
-    /// Upstreams in failover order.
-    public var upstreams: [UpstreamAddress]
+    /// The default group's upstreams, in configured order.
+    public var upstreams: [UpstreamSpec]
+    /// How the default group picks among them and tracks their health.
+    public var upstreamSelection: UpstreamSelectionSettings
     /// PEM files with extra trust anchors for DoT upstreams, added to the system's.
     public var caFiles: [String]
     /// How long a client waits at most for an answer.

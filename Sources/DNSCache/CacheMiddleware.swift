@@ -4,8 +4,9 @@ public import NIOCore
 
 /// The cache stage of the pipeline. A fresh hit is answered on the spot. A miss goes on down the pipeline, and
 /// identical queries that arrive meanwhile on the same event loop wait for that one answer instead of asking again.
-/// When the answer is a failure (SERVFAIL) and an expired copy is still within the stale limit, the stale copy is
-/// served instead (RFC 8767). A popular entry about to expire is refreshed in the background (prefetch). With a
+/// When an expired copy is still within the stale limit, it is served (RFC 8767) if the answer is a failure
+/// (SERVFAIL), or if no answer has come within the client response timer (`staleAnswerTimeout`), in which case the
+/// fetch goes on and refreshes the cache when it succeeds. A popular entry about to expire is refreshed in the background (prefetch). With a
 /// shared tier, a miss reads it (within its budget) before going upstream, and upstream answers are published to it.
 public final class CacheMiddleware: DNSMiddleware {
     /// EDNS Client Subnet (RFC 7871): answers depend on the client's network, so they are never shared.
@@ -19,6 +20,8 @@ public final class CacheMiddleware: DNSMiddleware {
     /// Queries waiting for an answer already being fetched, per key; confined to one event loop.
     final class WaitingQueries {
         var byKey: [CacheKey: [(request: DNSRequest, promise: EventLoopPromise<DNSResponse>)]] = [:]
+        /// Keys whose fetch outlived the client response timer: their queries get the stale answer at once.
+        var servingStale: Set<CacheKey> = []
     }
 
     /// - Parameters:
@@ -83,24 +86,54 @@ public final class CacheMiddleware: DNSMiddleware {
         }
         let table = box.value
         if table.byKey[key] != nil {
+            if let stale, table.servingStale.contains(key) {
+                return eventLoop.makeSucceededFuture(self.staleResponse(stale, for: request))
+            }
             let promise = eventLoop.makePromise(of: DNSResponse.self)
             table.byKey[key]?.append((request, promise))
             self.cache.statistics.coalesced.increment()
             return promise.futureResult
         }
         table.byKey[key] = []
-        let answered = self.resolve(request, key: key, eventLoop: eventLoop, next: next).map { fetched in
-            let settled = self.settle(fetched, for: request, key: key, stale: stale, eventLoop: eventLoop)
-            for waiter in box.value.byKey.removeValue(forKey: key) ?? [] {
-                waiter.promise.succeed(settled.forOthers(waiter.request))
+        let leader = eventLoop.makePromise(of: DNSResponse.self)
+        let timer = stale.map { stale in
+            eventLoop.assumeIsolated().scheduleTask(in: Self.timeAmount(self.cache.policy.staleAnswerTimeout)) {
+                // RFC 8767 §5: the upstreams are slow; answer from the stale copy and let the fetch go on.
+                table.servingStale.insert(key)
+                leader.succeed(self.staleResponse(stale, for: request))
+                for waiter in table.byKey[key] ?? [] { waiter.promise.succeed(self.staleResponse(stale, for: waiter.request)) }
+                table.byKey[key] = []
             }
-            return settled.leader
         }
-        // Handlers answer failures with SERVFAIL rather than failing; should one fail anyway, nobody is left waiting.
-        answered.whenFailure { error in
-            for waiter in box.value.byKey.removeValue(forKey: key) ?? [] { waiter.promise.fail(error) }
+        self.resolve(request, key: key, eventLoop: eventLoop, next: next).assumeIsolated().whenComplete { result in
+            timer?.cancel()
+            let answeredEarly = table.servingStale.remove(key) != nil
+            let waiters = table.byKey.removeValue(forKey: key) ?? []
+            switch result {
+            case .success(let fetched):
+                let settled = self.settle(fetched, for: request, key: key, stale: answeredEarly ? nil : stale,
+                                          eventLoop: eventLoop)
+                for waiter in waiters { waiter.promise.succeed(settled.forOthers(waiter.request)) }
+                if !answeredEarly { leader.succeed(settled.leader) }
+            case .failure(let error):
+                // Handlers answer failures with SERVFAIL rather than failing; should one fail anyway, nobody is
+                // left waiting.
+                for waiter in waiters { waiter.promise.fail(error) }
+                if !answeredEarly { leader.fail(error) }
+            }
         }
-        return answered
+        return leader.futureResult
+    }
+
+    /// `stale` as the answer to `request`: TTL `staleTTL`, Extended DNS Error 3.
+    private func staleResponse(_ stale: CachedAnswer, for request: DNSRequest) -> DNSResponse {
+        self.cache.statistics.staleServed.increment()
+        return DNSResponse(message: stale.response(for: request, age: 0, staleTTL: self.cache.policy.staleTTL),
+                           origin: .cache)
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     /// Where a missed answer came from.
@@ -145,12 +178,7 @@ public final class CacheMiddleware: DNSMiddleware {
             return Settled(leader: response) { DNSResponse(message: stored.response(for: $0, age: 0), origin: .cache) }
         }
         if let stale, view?.rcode == .servFail {
-            let staleTTL = self.cache.policy.staleTTL
-            self.cache.statistics.staleServed.increment()
-            let serve = { (client: DNSRequest) in
-                DNSResponse(message: stale.response(for: client, age: 0, staleTTL: staleTTL), origin: .cache)
-            }
-            return Settled(leader: serve(request), forOthers: serve)
+            return Settled(leader: self.staleResponse(stale, for: request)) { self.staleResponse(stale, for: $0) }
         }
         // Not cacheable: every waiter gets the same answer with its own ID and spelling.
         return Settled(leader: response) { client in

@@ -14,6 +14,10 @@ public struct CachePolicy: Sendable, Hashable {
     public var maxStale: UInt32
     /// The TTL a stale answer is served with (RFC 8767 §4 suggests 30 s).
     public var staleTTL: UInt32
+    /// The client response timer of RFC 8767 §5: a query with a stale answer in the cache that the upstreams have
+    /// not answered this long after it arrived gets the stale answer, while the refresh goes on (1.8 s, as the RFC
+    /// suggests).
+    public var staleAnswerTimeout: Duration
     /// Whether answers that were hit during their lifetime are refreshed shortly before they expire.
     public var prefetch: Bool
 
@@ -25,6 +29,7 @@ public struct CachePolicy: Sendable, Hashable {
         servFailTTL: UInt32 = 1,
         maxStale: UInt32 = 86_400,
         staleTTL: UInt32 = 30,
+        staleAnswerTimeout: Duration = .milliseconds(1800),
         prefetch: Bool = true
     ) {
         self.maxBytes = maxBytes
@@ -34,6 +39,7 @@ public struct CachePolicy: Sendable, Hashable {
         self.servFailTTL = servFailTTL
         self.maxStale = maxStale
         self.staleTTL = staleTTL
+        self.staleAnswerTimeout = staleAnswerTimeout
         self.prefetch = prefetch
     }
 }

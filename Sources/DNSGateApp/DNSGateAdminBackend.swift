@@ -57,12 +57,9 @@ final class DNSGateAdminBackend: AdminBackend {
 
     /// Sends `. NS` to `upstream`; nil when any answer came back, otherwise the error.
     private func probe(_ upstream: ResolverUpstream, deadline: NIODeadline) async -> String? {
-        guard let root = DNSName(".") else { return "cannot build the probe query" }
-        let query = UpstreamQuery(message: DNSMessage.query(root, .ns, id: UInt16.random(in: 0...UInt16.max))
-                                    .encoded(), question: DNSQuestion(name: root, type: .ns), deadline: deadline)
         do {
             let loop = self.probeLoop
-            _ = try await loop.flatSubmit { upstream.send(query, on: loop) }.get()
+            _ = try await loop.flatSubmit { upstream.probe(deadline: deadline, on: loop) }.get()
             return nil
         } catch {
             return "\(error)"

@@ -129,7 +129,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
                           logger: self.logger)
     }
 
-    /// The configured upstreams behind ordered failover (or the single upstream alone).
+    /// The configured upstreams behind their selection policy.
     static func makeUpstream(_ config: DNSGateConfig, group: any EventLoopGroup, logger: Logger) throws
         -> any Upstream
     {
@@ -146,12 +146,15 @@ public struct DNSGateService: Service, CustomStringConvertible {
             connectTimeout: config.upstreamConnectTimeout,
             idleTimeout: config.upstreamIdleTimeout,
             maxInFlight: config.upstreamMaxInFlight)
-        let upstreams: [any Upstream] = try config.upstreams.map { address in
-            try ResolverUpstream(address: address, group: group, tlsConfiguration: tls, options: options,
-                                 connectionsPerLoop: config.upstreamConnectionsPerThread, logger: logger)
+        let selection = config.upstreamSelection
+        let upstreams = try config.upstreams.map { spec in
+            try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
+                                 connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
+                                 logger: logger)
         }
-        if upstreams.count == 1, let only = upstreams.first { return only }
-        return FailoverUpstream(upstreams: upstreams, attemptTimeout: config.upstreamAttemptTimeout)
+        return UpstreamGroup(members: upstreams, policy: selection.policy, weights: config.upstreams.map(\.weight),
+                             attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,
+                             healthCheck: selection.check, eventLoop: group.next())
     }
 }
 

@@ -59,7 +59,8 @@ extension MetricSources {
     }
 
     private func upstreamFamilies() -> [MetricFamily] {
-        let all = self.currentUpstreams().map { ($0.statistics.name, $0.statistics.snapshot, $0.statistics.latency.snapshot) }
+        let upstreams = self.currentUpstreams()
+        let all = upstreams.map { ($0.statistics.name, $0.statistics.snapshot, $0.statistics.latency.snapshot) }
         func each(_ value: (UpstreamStatistics.Snapshot) -> Int) -> [MetricFamily.Sample] {
             all.map { .init(labels: [("upstream", $0.0)], value: Double(value($0.1))) }
         }
@@ -79,8 +80,9 @@ extension MetricSources {
             Self.counter("dnsgate_upstream_tls_handshakes_total", "Completed TLS handshakes.", each(\.tlsHandshakes)),
             Self.counter("dnsgate_upstream_reconnects_total", "Connections opened after an earlier one.",
                          each(\.reconnects)),
-            Self.gauge("dnsgate_upstream_up", "1 while an upstream answers, 0 after a failure with no answer since.",
-                       each { Self.state(of: $0) == "down" ? 0 : 1 }),
+            Self.gauge("dnsgate_upstream_up", "0 while an upstream is down (failed repeatedly, no answer since), else 1.",
+                       upstreams.map { .init(labels: [("upstream", $0.statistics.name)],
+                                             value: $0.health.isDown ? 0 : 1) }),
         ]
     }
 

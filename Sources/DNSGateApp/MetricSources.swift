@@ -28,9 +28,13 @@ struct MetricSources: Sendable {
     let proxy: ConnectionJournal.Statistics?
 
     /// `up` after an answer with no failure since, `down` after a failure with no answer since, else `unknown`.
-    static func state(of upstream: UpstreamStatistics.Snapshot) -> String {
-        if upstream.consecutiveFailures > 0 { return "down" }
-        return upstream.answered > 0 ? "up" : "unknown"
+    /// `down` (no client traffic until its back-off ends), `failing` (failed since its last answer, not yet
+    /// down), `up`, or `unknown` before its first answer.
+    static func state(of upstream: ResolverUpstream) -> String {
+        if upstream.health.isDown { return "down" }
+        let snapshot = upstream.statistics.snapshot
+        if snapshot.consecutiveFailures > 0 { return "failing" }
+        return snapshot.answered > 0 ? "up" : "unknown"
     }
 
     static func summary(_ latency: LatencyHistogram.Snapshot) -> LatencySummary {
@@ -80,7 +84,7 @@ struct MetricSources: Sendable {
             let statistics = upstream.statistics
             let snapshot = statistics.snapshot
             return UpstreamState(
-                name: statistics.name, state: Self.state(of: snapshot), queries: snapshot.queries,
+                name: statistics.name, state: Self.state(of: upstream), queries: snapshot.queries,
                 answered: snapshot.answered,
                 failures: Dictionary(uniqueKeysWithValues: snapshot.failures.map { ($0.key.rawValue, $0.value) }),
                 inFlight: snapshot.inFlight, openConnections: snapshot.openConnections,

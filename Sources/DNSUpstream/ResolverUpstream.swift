@@ -9,6 +9,8 @@ public final class ResolverUpstream: Upstream {
     public let address: UpstreamAddress
     /// What this upstream did (a UDP upstream's TCP retries of truncated answers count here too).
     public let statistics: UpstreamStatistics
+    /// Whether it is fit for client traffic, and how fast it answers.
+    public let health: UpstreamHealth
     private let slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]]
     private let anyLoop: any EventLoop
     /// For UDP upstreams: where truncated answers are asked again.
@@ -24,11 +26,13 @@ public final class ResolverUpstream: Upstream {
         options: UpstreamConnectionOptions,
         connectionsPerLoop: Int = 1,
         statistics: UpstreamStatistics? = nil,
+        health: UpstreamHealth.Settings = UpstreamHealth.Settings(),
         logger: Logger
     ) throws {
         self.address = address
         let statistics = statistics ?? UpstreamStatistics(name: address.description)
         self.statistics = statistics
+        self.health = UpstreamHealth(name: address.description, settings: health, logger: logger)
         let connector: any UpstreamConnector
         switch address.transport {
         case .tls:
@@ -76,12 +80,18 @@ public final class ResolverUpstream: Upstream {
             chosen = box.value
         }
         let statistics = self.statistics
+        let health = self.health
         let start = NIODeadline.now()
         statistics.started()
         promise.futureResult.whenComplete { result in
             switch result {
-            case .success: statistics.finished(startedAt: start, failure: nil)
-            case .failure(let error): statistics.finished(startedAt: start, failure: UpstreamError.kind(of: error))
+            case .success:
+                let roundTrip = statistics.finished(startedAt: start, failure: nil)
+                health.succeeded(roundTrip: roundTrip)
+            case .failure(let error):
+                let kind = UpstreamError.kind(of: error)
+                statistics.finished(startedAt: start, failure: kind)
+                if kind.saysUpstreamIsUnwell { health.failed(error: error) }
             }
         }
         chosen.send(query, promise: promise)

@@ -4,9 +4,9 @@ import NIOCore
 import NIOSSL
 
 /// One upstream connection on one event loop, opened on first use and reopened after it closes. Queries that
-/// arrive while it connects wait for it; after a failed attempt it backs off exponentially, and queries whose
-/// deadline falls before the back-off ends fail at once (so failover moves on) while the others wait for the next
-/// attempt. Confined to its event loop.
+/// arrive while it connects wait for it, up to their deadline and at most ``connectionWaitBound``; after a failed
+/// attempt it backs off exponentially, and queries whose wait ends before the back-off does fail at once (so
+/// failover moves on) while the others wait for the next attempt. Confined to its event loop.
 final class UpstreamConnectionSlot {
     private enum State {
         case idle
@@ -19,7 +19,13 @@ final class UpstreamConnectionSlot {
     private struct Waiter {
         var query: UpstreamQuery
         var promise: EventLoopPromise<UpstreamAnswer>
+        /// When it stops waiting for a connection.
+        var waitsUntil: NIODeadline
     }
+
+    /// How long a query waits at most for a connection: a reconnect that succeeds within it (an upstream's
+    /// restart) loses nothing, and a client whose upstream cannot be reached hears within it.
+    static let connectionWaitBound = UpstreamGroup.unreachableBound
 
     private let eventLoop: any EventLoop
     private let connector: any UpstreamConnector
@@ -33,6 +39,7 @@ final class UpstreamConnectionSlot {
     private var state = State.idle
     private var waiters: [Waiter] = []
     private var backoff = ReconnectBackoff()
+    private var waitSweepScheduled = false
 
     init(eventLoop: any EventLoop, connector: any UpstreamConnector, name: String, maxWaiters: Int,
          statistics: UpstreamStatistics, isTLS: Bool, logger: Logger) {
@@ -61,7 +68,7 @@ final class UpstreamConnectionSlot {
         case .connecting:
             self.enqueue(query, promise)
         case .backingOff(let until):
-            if query.deadline > until {
+            if Self.waitLimit(of: query) > until {
                 self.enqueue(query, promise)
             } else {
                 promise.fail(UpstreamError.backingOff(self.name))
@@ -83,7 +90,26 @@ final class UpstreamConnectionSlot {
             promise.fail(UpstreamError.busy(self.name))
             return
         }
-        self.waiters.append(Waiter(query: query, promise: promise))
+        self.waiters.append(Waiter(query: query, promise: promise, waitsUntil: Self.waitLimit(of: query)))
+        self.scheduleWaitSweep()
+    }
+
+    private static func waitLimit(of query: UpstreamQuery) -> NIODeadline {
+        min(query.deadline, .now() + Self.connectionWaitBound)
+    }
+
+    /// Fails the waiters whose wait is over, every 50 ms while any wait.
+    private func scheduleWaitSweep() {
+        guard !self.waitSweepScheduled else { return }
+        self.waitSweepScheduled = true
+        self.eventLoop.assumeIsolated().scheduleTask(in: UpstreamMultiplexer.sweepInterval) {
+            self.waitSweepScheduled = false
+            let now = NIODeadline.now()
+            self.failWaiters(UpstreamError.connectFailed(self.name, reason: "no connection in time")) {
+                $0.waitsUntil <= now
+            }
+            if !self.waiters.isEmpty { self.scheduleWaitSweep() }
+        }
     }
 
     private func connect() {
@@ -138,7 +164,7 @@ final class UpstreamConnectionSlot {
         let failure = (error as? UpstreamError) ?? (isTLSFailure
             ? UpstreamError.tlsFailed(self.name, reason: "\(error)")
             : UpstreamError.connectFailed(self.name, reason: "\(error)"))
-        self.failWaiters(failure) { isTLSFailure || $0.query.deadline <= until }
+        self.failWaiters(failure) { isTLSFailure || $0.waitsUntil <= until }
         self.eventLoop.assumeIsolated().scheduleTask(deadline: until) {
             guard case .backingOff = self.state else { return }
             self.state = .idle

@@ -17,6 +17,9 @@ public final class UpstreamStatistics: Sendable {
         case badReply = "bad_reply"
         /// dnsgate refused to send it: too many queries in flight, or shutting down.
         case refused
+
+        /// Whether a failure of this kind counts against the upstream's health.
+        var saysUpstreamIsUnwell: Bool { self == .timeout || self == .connection || self == .tls }
     }
 
     /// The upstream as configured (`tls://9.9.9.9:853#dns.quad9.net`): the metric label.
@@ -44,24 +47,26 @@ public final class UpstreamStatistics: Sendable {
         self.inFlight.wrappingIncrement(ordering: .relaxed)
     }
 
-    /// A query ended: answered (`failure` nil) or failed.
-    func finished(startedAt start: NIODeadline, failure: FailureKind?) {
+    /// A query ended: answered (`failure` nil) or failed. Returns how long it took.
+    @discardableResult
+    func finished(startedAt start: NIODeadline, failure: FailureKind?) -> TimeAmount {
         self.inFlight.wrappingDecrement(ordering: .relaxed)
+        let now = NIODeadline.now()
         if let failure {
             self.failed(failure)
         } else {
-            let now = NIODeadline.now()
             self.answered.wrappingIncrement(ordering: .relaxed)
             self.consecutiveFailures.store(0, ordering: .relaxed)
             self.lastAnswer.store(Int(now.uptimeNanoseconds), ordering: .relaxed)
             self.latency.record(now - start)
         }
+        return now - start
     }
 
     /// A failure outside a query (a bad reply, a failed probe).
     func failed(_ kind: FailureKind) {
         self.failures[FailureKind.allCases.firstIndex(of: kind) ?? 0].wrappingIncrement(ordering: .relaxed)
-        if kind != .badReply && kind != .refused { self.consecutiveFailures.wrappingIncrement(ordering: .relaxed) }
+        if kind.saysUpstreamIsUnwell { self.consecutiveFailures.wrappingIncrement(ordering: .relaxed) }
     }
 
     func connectionOpened(tls: Bool, isReconnect: Bool) {

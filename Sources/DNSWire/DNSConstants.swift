@@ -24,6 +24,18 @@ public struct DNSType: RawRepresentable, Hashable, Sendable, CustomStringConvert
 
     /// The mnemonic, or `TYPEnnn` (RFC 3597) for a type without one.
     public var description: String { Self.names[self.rawValue] ?? "TYPE\(self.rawValue)" }
+
+    /// Parses a mnemonic (`AAAA`, any case) or `TYPEnnn`.
+    public init?(mnemonic: String) {
+        let upper = mnemonic.uppercased()
+        if let known = Self.names.first(where: { $0.value == upper }) {
+            self.init(known.key)
+        } else if upper.hasPrefix("TYPE"), let value = UInt16(upper.dropFirst(4)) {
+            self.init(value)
+        } else {
+            return nil
+        }
+    }
 }
 
 /// A resource record class. Open: unknown values round-trip unchanged.

@@ -22,8 +22,12 @@ struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Address to serve UDP and TCP on, e.g. 127.0.0.1:5353 or [::1]:53 (repeatable).")
     var listen: [String] = []
 
-    @Option(name: .long, help: "Upstream: tls://host[:port][#tls-name], tcp://host[:port] or udp://host[:port] (repeatable, in failover order).")
+    @Option(name: .long, help: "Upstream: tls://host[:port][#tls-name], tcp://host[:port] or udp://host[:port], optionally followed by options such as ' weight=3' (repeatable).")
     var upstream: [String] = []
+
+    @Option(name: .customLong("upstream-policy"),
+            help: "How queries are spread over the upstreams: sequential (default), round_robin, random, weighted or fastest.")
+    var upstreamPolicy: String?
 
     @Option(name: .customLong("ca-file"), help: "PEM file of extra trust anchors for DoT upstreams (repeatable).")
     var caFile: [String] = []
@@ -40,7 +44,8 @@ struct ConfigOptions: ParsableArguments, Sendable {
 
     func load() async throws -> DNSGateConfig {
         try await ConfigLoader.load(overrides: ConfigOverrides(
-            configFile: self.config, listen: self.listen, upstreams: self.upstream, caFiles: self.caFile,
+            configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy,
+            caFiles: self.caFile,
             logLevel: self.logLevel, adminListen: self.adminListen, adminTokenFile: self.adminTokenFile))
     }
 }

@@ -33,7 +33,7 @@ import Testing
             """)
         let fileOnly = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])
         #expect(fileOnly.listen.first?.port == 1053)
-        #expect(fileOnly.upstreams.first?.tlsName == "file.test")
+        #expect(fileOnly.upstreams.first?.address.tlsName == "file.test")
         #expect(fileOnly.queryTimeout == .seconds(3))
         #expect(fileOnly.tcpMaxConnections == 50)
         #expect(fileOnly.logLevel == .debug)

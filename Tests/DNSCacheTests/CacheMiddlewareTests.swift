@@ -2,6 +2,7 @@ import DNSCache
 import DNSCore
 import DNSTestSupport
 import DNSWire
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -99,6 +100,38 @@ extension HeldHandler {
         let late = self.ask(middleware, CacheFixtures.request("s.example", id: 3))
         self.upstream.failOldest()
         #expect(DNSHeader(try late.wait().message)?.rcodeLow == 2)
+    }
+
+    @Test func staleAnswerIsServedWhenTheUpstreamIsSlowAndTheRefreshLandsLater() throws {
+        let middleware = self.middleware(CachePolicy(maxStale: 60, staleTTL: 30,
+                                                     staleAnswerTimeout: .milliseconds(1800)))
+        _ = self.ask(middleware, CacheFixtures.request("slow.example", id: 1))
+        self.upstream.answerOldest(ttl: 10)
+        self.clock.advance(seconds: 15)
+        let future = self.ask(middleware, CacheFixtures.request("slow.example", id: 2, udpPayloadSize: 1232))
+        let answered = NIOLockedValueBox(false)
+        future.whenComplete { _ in answered.withLockedValue { $0 = true } }
+        self.loop.advanceTime(by: .milliseconds(1799))
+        #expect(!answered.withLockedValue { $0 }, "the upstreams get the client response timer first")
+        self.loop.advanceTime(by: .milliseconds(1))
+        #expect(answered.withLockedValue { $0 })
+        let message = try DNSMessage(try future.wait().message)
+        #expect(message.id == 2)
+        #expect(message.answers.first?.ttl == 30)
+        // Extended DNS Error 3 (Stale Answer) in the OPT record: option 15, length 2, info code 3.
+        #expect(message.additionals.first?.rdata == [0, 15, 0, 2, 0, 3])
+
+        // While the refresh is still out, the same question gets the stale answer at once, with no second fetch.
+        let again = self.ask(middleware, CacheFixtures.request("slow.example", id: 3))
+        #expect(try DNSMessage(try again.wait().message).answers.first?.ttl == 30)
+        #expect(self.upstream.held.count == 1)
+        #expect(middleware.cache.snapshot.staleServed == 2)
+
+        // The refresh lands: fresh data from then on.
+        self.upstream.answerOldest(ttl: 300)
+        let fresh = try self.ask(middleware, CacheFixtures.request("slow.example", id: 4)).wait()
+        #expect(fresh.origin == .cache)
+        #expect(try DNSMessage(fresh.message).answers.first?.ttl == 300)
     }
 
     @Test func clientSubnetQueriesBypassTheCache() throws {

@@ -74,21 +74,38 @@ extension IntegrationSuite {
             #expect(try Kdig.query(name, port: Self.port)?.status == "NOERROR")
         }
 
-        @Test func staleAnswersCoverAnUpstreamOutageUntilTheStaleLimit() throws {
+        @Test func staleAnswersCoverAnUpstreamOutageWithinTwoSecondsUntilTheStaleLimit() throws {
             let dnsgate = try self.start(config: "cache:\n  serve_stale_max: 4s\n  stale_ttl: 30s\n")
             defer { dnsgate.stop() }
             let name = "short." + TestUpstream.zone
             #expect(try Kdig.query(name, port: Self.port)?.answers == ["\(name) 1 IN A 198.19.255.2"])
             self.upstream.killTerminator()
-            defer { try? self.upstream.startTerminator() }
+            var restarted = false
+            defer { if !restarted { try? self.upstream.startTerminator() } }
             usleep(1_500_000)
-            // Expired, the upstream is gone: the stale copy, with the stale TTL.
-            let stale = try #require(try Kdig.query(name, port: Self.port, timeout: 8))
+            // Expired, the only upstream refuses connections: the stale copy within 2 s (RFC 8767's client
+            // response timer), with the stale TTL and Extended DNS Error 3.
+            let start = Date()
+            let stale = try #require(try Kdig.query(name, port: Self.port, options: ["+edns"], timeout: 8))
+            let elapsed = Date().timeIntervalSince(start)
             #expect(stale.status == "NOERROR")
             #expect(stale.answers == ["\(name) 30 IN A 198.19.255.2"])
+            #expect(stale.raw.contains("EDE: 3"), "\(stale.raw)")
+            #expect(elapsed < 2, "answered after \(elapsed) s")
             sleep(4)
-            // Past the stale limit: the failure shows.
+            // Past the stale limit: the failure shows, still within 2 s.
+            let failureStart = Date()
             #expect(try Kdig.query(name, port: Self.port, timeout: 8)?.status == "SERVFAIL")
+            #expect(Date().timeIntervalSince(failureStart) < 2.5)
+            // The upstream is back: fresh data again.
+            try self.upstream.startTerminator()
+            restarted = true
+            var fresh: [String] = []
+            for _ in 0..<30 where fresh != ["\(name) 1 IN A 198.19.255.2"] {
+                fresh = try Kdig.query(name, port: Self.port, timeout: 8)?.answers ?? []
+                if fresh != ["\(name) 1 IN A 198.19.255.2"] { usleep(200_000) }
+            }
+            #expect(fresh == ["\(name) 1 IN A 198.19.255.2"], "\(dnsgate.log)")
         }
     }
 }

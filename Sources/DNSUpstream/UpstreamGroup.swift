@@ -1,0 +1,101 @@
+import Atomics
+public import NIOCore
+
+/// Several upstreams behind a selection policy, with failover, health and optional hedging.
+///
+/// A query goes first to the upstream the policy picks among those that are up; on a timeout or failure it moves
+/// to the next, for as long as the client's deadline allows. Every attempt but the last gets at most
+/// `attemptTimeout`; the last gets what is left. Upstreams that are down come after the others, so when all are
+/// down they are still all tried, but then the query gets at most ``unreachableBound`` before the client hears.
+/// With hedging on, a query that its upstream has not answered within that upstream's recent high latency (about
+/// its 95th percentile) goes to the next upstream as well, and the first answer wins.
+public final class UpstreamGroup: Upstream {
+    /// How long a query waits at most when every upstream of the group is down: well under the 5 s after which
+    /// stub resolvers retry, so a client hears SERVFAIL (or a stale answer) rather than silence.
+    public static let unreachableBound = TimeAmount.seconds(2)
+
+    public let members: [ResolverUpstream]
+    public let policy: SelectionPolicy
+    public let attemptTimeout: TimeAmount
+    public let hedging: Bool
+    private let order: SelectionOrder
+    private let ticks = ManagedAtomic<Int>(0)
+    private let checker: UpstreamHealthChecker?
+
+    /// - Parameters:
+    ///   - weights: one per member, at least 1 (used by `weighted`); nil means 1 each.
+    ///   - healthCheck: active probes of every member, sent from `eventLoop`, or nil for passive health only.
+    public init(members: [ResolverUpstream], policy: SelectionPolicy, weights: [Int]? = nil,
+                attemptTimeout: TimeAmount, hedging: Bool = false, healthCheck: HealthCheck? = nil,
+                eventLoop: any EventLoop) {
+        precondition(!members.isEmpty, "UpstreamGroup needs at least one upstream")
+        self.members = members
+        self.policy = policy
+        self.attemptTimeout = attemptTimeout
+        self.hedging = hedging
+        self.order = SelectionOrder(policy: policy,
+                                    weights: weights ?? Array(repeating: 1, count: members.count))
+        self.checker = healthCheck.map {
+            UpstreamHealthChecker(upstreams: members, check: $0, timeout: attemptTimeout, eventLoop: eventLoop)
+        }
+    }
+
+    public var description: String {
+        let list = self.members.map(\.description).joined(separator: ", ")
+        return self.members.count == 1 ? list : "\(self.policy): \(list)"
+    }
+
+    public var resolvers: [ResolverUpstream] { self.members }
+
+    public func send(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        let now = NIODeadline.now()
+        let ordered = self.candidates(at: now)
+        var query = query
+        if !ordered[0].health.isAvailable(at: now) {
+            query.deadline = min(query.deadline, now + Self.unreachableBound)
+        }
+        return self.attempt(ordered, 0, query, eventLoop)
+    }
+
+    /// The members in the order this query tries them: the policy's order, the available ones first.
+    func candidates(at now: NIODeadline) -> [ResolverUpstream] {
+        if self.members.count == 1 { return self.members }
+        let tick = self.ticks.loadThenWrappingIncrement(ordering: .relaxed)
+        let indices = self.order.order(tick: tick) { index in
+            self.members[index].health.smoothedRoundTrip.map { Int($0.nanoseconds) }
+        }
+        var available: [ResolverUpstream] = []
+        var down: [ResolverUpstream] = []
+        available.reserveCapacity(indices.count)
+        for index in indices {
+            let member = self.members[index]
+            if member.health.isAvailable(at: now) { available.append(member) } else { down.append(member) }
+        }
+        return available + down
+    }
+
+    private func attempt(_ ordered: [ResolverUpstream], _ index: Int, _ query: UpstreamQuery,
+                         _ eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        let isLast = index == ordered.count - 1
+        var attempt = query
+        if !isLast { attempt.deadline = min(query.deadline, .now() + self.attemptTimeout) }
+        let future = ordered[index].send(attempt, on: eventLoop)
+        if isLast { return future }
+        /// The next attempt, after `error` (or, for a hedge, none yet) ended this one.
+        let next = { @Sendable (error: (any Error)?) -> EventLoopFuture<UpstreamAnswer> in
+            guard NIODeadline.now() < query.deadline else {
+                return eventLoop.makeFailedFuture(error ?? UpstreamError.timeout(ordered[index].description))
+            }
+            return self.attempt(ordered, index + 1, query, eventLoop)
+        }
+        guard self.hedging, let delay = ordered[index].health.recentHighLatency, delay < self.attemptTimeout else {
+            return future.flatMapError { next($0) }
+        }
+        return HedgedAttempt.race(future, hedgeAfter: delay, next: next, on: eventLoop)
+    }
+
+    public func shutdown() async {
+        self.checker?.stop()
+        for member in self.members { await member.shutdown() }
+    }
+}

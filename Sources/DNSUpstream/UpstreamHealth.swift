@@ -1,0 +1,106 @@
+import Atomics
+public import Logging
+public import NIOCore
+
+/// Whether one upstream is fit for client traffic, and how fast it answers. Fed by every query's outcome
+/// (passive) and by probes (active). After `failureThreshold` failures in a row (timeouts, connection or TLS
+/// failures) the upstream is down: it gets no client traffic for a back-off that starts at `initialBackoff` and
+/// doubles with every failure after it up to `maximumBackoff`; once the back-off is over it is tried again, and
+/// one answer brings it back. State changes are logged once, not per query. Relaxed atomics: written on every
+/// event loop, read by the selection policies and the metrics.
+public final class UpstreamHealth: Sendable {
+    /// When an upstream counts as down and how long it is left alone.
+    public struct Settings: Sendable, Hashable {
+        public var failureThreshold: Int
+        public var initialBackoff: TimeAmount
+        public var maximumBackoff: TimeAmount
+
+        public init(failureThreshold: Int = 3, initialBackoff: TimeAmount = .seconds(1),
+                    maximumBackoff: TimeAmount = .seconds(30)) {
+            self.failureThreshold = failureThreshold
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+    public let settings: Settings
+    private let name: String
+    private let logger: Logger
+    private let consecutiveFailures = ManagedAtomic<Int>(0)
+    /// While down: until when (monotonic nanoseconds) it gets no client traffic. 0 while up.
+    private let downUntil = ManagedAtomic<Int>(0)
+    /// Back-offs in a row, for the doubling.
+    private let backoffs = ManagedAtomic<Int>(0)
+    /// Smoothed round trip and its mean deviation in nanoseconds (RFC 6298's estimator); 0 before the first answer.
+    private let smoothedRTT = ManagedAtomic<Int>(0)
+    private let rttVariation = ManagedAtomic<Int>(0)
+
+    public init(name: String, settings: Settings = Settings(), logger: Logger) {
+        self.name = name
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Whether the upstream is down (it failed `failureThreshold` times in a row and has not answered since).
+    public var isDown: Bool { self.downUntil.load(ordering: .relaxed) != 0 }
+
+    /// Whether client queries may go to it at `now`: it is up, or its back-off is over.
+    public func isAvailable(at now: NIODeadline) -> Bool {
+        Int(now.uptimeNanoseconds) >= self.downUntil.load(ordering: .relaxed)
+    }
+
+    /// The smoothed round trip of its recent answers, or nil before the first.
+    public var smoothedRoundTrip: TimeAmount? {
+        let value = self.smoothedRTT.load(ordering: .relaxed)
+        return value == 0 ? nil : .nanoseconds(Int64(value))
+    }
+
+    /// A high percentile of its recent round trips (about the 95th): the smoothed round trip plus twice its mean
+    /// deviation. Nil before the first answer.
+    public var recentHighLatency: TimeAmount? {
+        let value = self.smoothedRTT.load(ordering: .relaxed)
+        guard value > 0 else { return nil }
+        return .nanoseconds(Int64(value + 2 * self.rttVariation.load(ordering: .relaxed)))
+    }
+
+    /// An answer arrived after `roundTrip`.
+    public func succeeded(roundTrip: TimeAmount) {
+        self.consecutiveFailures.store(0, ordering: .relaxed)
+        self.backoffs.store(0, ordering: .relaxed)
+        self.recordRoundTrip(Int(roundTrip.nanoseconds))
+        if self.downUntil.load(ordering: .relaxed) != 0, self.downUntil.exchange(0, ordering: .relaxed) != 0 {
+            self.logger.notice("upstream is up again", metadata: ["upstream": "\(self.name)"])
+        }
+    }
+
+    /// A query or probe failed in a way that says something about the upstream (not a local refusal).
+    public func failed(error: any Error) {
+        let failures = self.consecutiveFailures.wrappingIncrementThenLoad(ordering: .relaxed)
+        guard failures >= self.settings.failureThreshold else { return }
+        let now = Int(NIODeadline.now().uptimeNanoseconds)
+        let current = self.downUntil.load(ordering: .relaxed)
+        // Still inside a back-off: failures of queries sent before it began change nothing.
+        guard current <= now else { return }
+        let exponent = min(self.backoffs.loadThenWrappingIncrement(ordering: .relaxed), 16)
+        let backoff = min(self.settings.initialBackoff * (1 << exponent), self.settings.maximumBackoff)
+        let (exchanged, _) = self.downUntil.compareExchange(expected: current, desired: now + Int(backoff.nanoseconds),
+                                                            ordering: .relaxed)
+        if exchanged, current == 0 {
+            self.logger.warning("upstream is down", metadata: [
+                "upstream": "\(self.name)", "failures": "\(failures)", "error": "\(error)",
+            ])
+        }
+    }
+
+    private func recordRoundTrip(_ sample: Int) {
+        let smoothed = self.smoothedRTT.load(ordering: .relaxed)
+        guard smoothed > 0 else {
+            self.smoothedRTT.store(max(sample, 1), ordering: .relaxed)
+            self.rttVariation.store(sample / 2, ordering: .relaxed)
+            return
+        }
+        let variation = self.rttVariation.load(ordering: .relaxed)
+        self.rttVariation.store(variation - variation / 4 + abs(smoothed - sample) / 4, ordering: .relaxed)
+        self.smoothedRTT.store(max(smoothed - smoothed / 8 + sample / 8, 1), ordering: .relaxed)
+    }
+}

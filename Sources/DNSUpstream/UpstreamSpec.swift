@@ -1,0 +1,43 @@
+/// One configured upstream: its URL and its options, written after the URL as `key=value` words:
+/// `tls://9.9.9.9#dns.quad9.net weight=3`.
+public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
+    public var address: UpstreamAddress
+    /// Its share of queries under the `weighted` policy (1 to 1000).
+    public var weight: Int
+
+    public init(address: UpstreamAddress, weight: Int = 1) {
+        self.address = address
+        self.weight = weight
+    }
+
+    /// The option names an upstream accepts after its URL.
+    public static let optionNames = ["weight"]
+
+    /// Parses `URL [key=value ...]`.
+    public init(parsing text: String) throws(UpstreamAddressError) {
+        let words = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard let url = words.first else { throw UpstreamAddressError(text, "empty upstream") }
+        self.init(address: try UpstreamAddress(parsing: String(url)))
+        for word in words.dropFirst() {
+            guard let equals = word.firstIndex(of: "=") else {
+                throw UpstreamAddressError(text, "option '\(word)' is not key=value")
+            }
+            let key = String(word[..<equals])
+            let value = String(word[word.index(after: equals)...])
+            switch key {
+            case "weight":
+                guard let weight = Int(value), (1...1000).contains(weight) else {
+                    throw UpstreamAddressError(text, "weight '\(value)' is not a whole number from 1 to 1000")
+                }
+                self.weight = weight
+            default:
+                throw UpstreamAddressError(
+                    text, "unknown option '\(key)' (allowed: \(Self.optionNames.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    public var description: String {
+        self.weight == 1 ? self.address.description : "\(self.address) weight=\(self.weight)"
+    }
+}

@@ -1,0 +1,182 @@
+@testable import DNSUpstream
+import DNSWire
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Testing
+
+/// Selection policies, failover, health and hedging against real UDP servers on loopback.
+@Suite(.serialized) struct UpstreamGroupTests {
+    private final class Harness: Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let servers: [FaultyUpstream]
+        let resolvers: [ResolverUpstream]
+        let upstream: UpstreamGroup
+
+        init(_ behaviours: [FaultyUpstream.Behaviour], policy: SelectionPolicy = .sequential, weights: [Int]? = nil,
+             attemptTimeout: TimeAmount = .milliseconds(300), hedging: Bool = false,
+             health: UpstreamHealth.Settings = UpstreamHealth.Settings(),
+             healthCheck: HealthCheck? = nil) throws {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let servers = try behaviours.map { try FaultyUpstream(group: group, behaviour: $0) }
+            let resolvers = try servers.map {
+                try ResolverUpstream(address: try UpstreamAddress(parsing: $0.url), group: group,
+                                     tlsConfiguration: .makeClientConfiguration(), options: .init(),
+                                     health: health, logger: Logger(label: "test"))
+            }
+            self.group = group
+            self.servers = servers
+            self.resolvers = resolvers
+            self.upstream = UpstreamGroup(members: resolvers, policy: policy, weights: weights,
+                                          attemptTimeout: attemptTimeout, hedging: hedging, healthCheck: healthCheck,
+                                          eventLoop: group.next())
+        }
+
+        /// Sends `A name` through the group; returns the answer and how long it took.
+        func query(_ name: String, timeout: TimeAmount = .seconds(5)) async throws
+            -> (answer: DNSMessage, elapsed: TimeAmount)
+        {
+            let dnsName = try #require(DNSName(name))
+            let query = UpstreamQuery(message: DNSMessage.query(dnsName, .a, id: 4242).encoded(),
+                                      question: DNSQuestion(name: dnsName, type: .a), deadline: .now() + timeout)
+            let start = NIODeadline.now()
+            let loop = self.group.next()
+            let answer = try await loop.flatSubmit { self.upstream.send(query, on: loop) }.get()
+            return (try DNSMessage(answer.message), .now() - start)
+        }
+
+        func queries() -> [Int] { self.servers.map(\.queries) }
+
+        func stop() async {
+            await self.upstream.shutdown()
+            for server in self.servers { server.stop() }
+            try? await self.group.shutdownGracefully()
+        }
+    }
+
+    @Test func roundRobinSpreadsQueriesEvenly() async throws {
+        let harness = try Harness([.answer, .answer, .answer], policy: .roundRobin)
+        for index in 0..<30 { _ = try await harness.query("rr\(index).example.") }
+        #expect(harness.queries() == [10, 10, 10])
+        await harness.stop()
+    }
+
+    @Test func weightedFollowsTheWeights() async throws {
+        let harness = try Harness([.answer, .answer, .answer], policy: .weighted, weights: [1, 2, 3])
+        for index in 0..<60 { _ = try await harness.query("w\(index).example.") }
+        #expect(harness.queries() == [10, 20, 30])
+        await harness.stop()
+    }
+
+    @Test func randomReachesEveryUpstream() async throws {
+        let harness = try Harness([.answer, .answer, .answer], policy: .random)
+        for index in 0..<300 { _ = try await harness.query("r\(index).example.") }
+        let counts = harness.queries()
+        #expect(counts.reduce(0, +) == 300)
+        #expect(counts.allSatisfy { $0 > 60 }, "\(counts)")
+        await harness.stop()
+    }
+
+    @Test func sequentialUsesTheFirstWhileItIsUp() async throws {
+        let harness = try Harness([.answer, .answer])
+        for index in 0..<10 { _ = try await harness.query("s\(index).example.") }
+        #expect(harness.queries() == [10, 0])
+        await harness.stop()
+    }
+
+    @Test func fastestPrefersTheFastOneAndNoticesARecovery() async throws {
+        let harness = try Harness([.delay(.milliseconds(25)), .answer], policy: .fastest)
+        for index in 0..<64 { _ = try await harness.query("f\(index).example.") }
+        let first = harness.queries()
+        #expect(first[1] >= 56, "the fast upstream takes most queries: \(first)")
+        #expect(first[0] >= 2, "the slow one is still explored: \(first)")
+
+        harness.servers[0].behaviour = .answer
+        harness.servers[1].behaviour = .delay(.milliseconds(25))
+        for index in 0..<160 { _ = try await harness.query("g\(index).example.") }
+        let before = harness.queries()
+        for index in 0..<64 { _ = try await harness.query("h\(index).example.") }
+        let after = harness.queries()
+        #expect(after[0] - before[0] >= 56, "the recovered upstream takes over: \(before) -> \(after)")
+        await harness.stop()
+    }
+
+    @Test func failsOverWithinTheDeadlineAndSkipsADownUpstream() async throws {
+        let harness = try Harness([.blackHole, .answer],
+                                  health: UpstreamHealth.Settings(failureThreshold: 2, initialBackoff: .seconds(30)))
+        for index in 0..<2 {
+            let (answer, elapsed) = try await harness.query("d\(index).example.")
+            #expect(answer.answers.count == 1)
+            #expect(elapsed >= .milliseconds(280) && elapsed < .seconds(2), "one attempt timeout: \(elapsed)")
+        }
+        #expect(harness.resolvers[0].health.isDown)
+        let (answer, elapsed) = try await harness.query("after.example.")
+        #expect(answer.answers.count == 1)
+        #expect(elapsed < .milliseconds(150), "the down upstream is skipped: \(elapsed)")
+        #expect(harness.queries() == [2, 3])
+        await harness.stop()
+    }
+
+    @Test func aWrongAnswerIsNeverPassedOn() async throws {
+        let harness = try Harness([.wrongAnswer, .answer])
+        let (answer, _) = try await harness.query("right.example.")
+        #expect(answer.questions.first?.name.description == "right.example.")
+        #expect(answer.answers.first?.name.description == "right.example.")
+        #expect(harness.queries() == [1, 1])
+        #expect(harness.resolvers[0].statistics.snapshot.failures[.badReply] == 1)
+        await harness.stop()
+    }
+
+    @Test func whenEveryUpstreamIsDownTheClientHearsWithinTheBound() async throws {
+        let harness = try Harness([.blackHole], health: UpstreamHealth.Settings(failureThreshold: 1))
+        await #expect(throws: UpstreamError.self) { try await harness.query("x.example.", timeout: .milliseconds(300)) }
+        #expect(harness.resolvers[0].health.isDown)
+        let start = NIODeadline.now()
+        await #expect(throws: UpstreamError.self) { try await harness.query("y.example.", timeout: .seconds(5)) }
+        let elapsed = NIODeadline.now() - start
+        #expect(elapsed < .milliseconds(2500), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(1900), "a down upstream is still tried: \(elapsed)")
+        #expect(harness.queries() == [2])
+        await harness.stop()
+    }
+
+    @Test func activeChecksBringARecoveredUpstreamBack() async throws {
+        let harness = try Harness([.blackHole, .answer],
+                                  health: UpstreamHealth.Settings(failureThreshold: 1, initialBackoff: .seconds(60)),
+                                  healthCheck: HealthCheck(interval: .milliseconds(100)))
+        _ = try await harness.query("a.example.")
+        #expect(harness.resolvers[0].health.isDown)
+        harness.servers[0].behaviour = .answer
+        var recovered = false
+        for _ in 0..<40 where !recovered {
+            try await Task.sleep(for: .milliseconds(50))
+            recovered = !harness.resolvers[0].health.isDown
+        }
+        #expect(recovered, "a probe answered, so the upstream is up again")
+        #expect(harness.servers[0].names.contains("."), "the probe asks . NS")
+        let before = harness.servers[0].queries
+        _ = try await harness.query("b.example.")
+        #expect(harness.servers[0].names.last == "b.example.")
+        #expect(harness.servers[0].queries == before + 1)
+        await harness.stop()
+    }
+
+    @Test func hedgingAsksASecondUpstreamWhenTheFirstIsSlow() async throws {
+        let harness = try Harness([.answer, .answer], attemptTimeout: .seconds(2), hedging: true)
+        for index in 0..<8 { _ = try await harness.query("warm\(index).example.") }
+        #expect(harness.queries() == [8, 0])
+        harness.servers[0].behaviour = .delay(.milliseconds(800))
+        let (answer, elapsed) = try await harness.query("slow.example.")
+        #expect(answer.answers.count == 1)
+        #expect(elapsed < .milliseconds(400), "the hedge answered first: \(elapsed)")
+        #expect(harness.servers[1].names == ["slow.example."])
+
+        let plain = try Harness([.delay(.milliseconds(300)), .answer], attemptTimeout: .seconds(2))
+        let (_, unhedged) = try await plain.query("slow.example.")
+        #expect(unhedged >= .milliseconds(290), "without hedging the slow answer is awaited: \(unhedged)")
+        #expect(plain.queries() == [1, 0])
+        await plain.stop()
+        await harness.stop()
+    }
+}
