@@ -30,6 +30,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
@@ -56,6 +57,8 @@ let package = Package(
             name: "DNSUpstream",
             dependencies: ["DNSCore", "DNSWire", nioCore, nioPosix, nioSSL, logging,
                            .product(name: "NIOTLS", package: "swift-nio"),
+                           .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                           .product(name: "NIOHPACK", package: "swift-nio-http2"),
                            .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
         ),

@@ -16,7 +16,7 @@ extension ConfigLoader {
             do {
                 let spec = try UpstreamSpec(parsing: text)
                 let address = spec.address
-                if address.transport == .tls, let name = address.tlsName,
+                if address.transport.usesTLS, let name = address.tlsName,
                     UpstreamAddress(transport: .tcp, host: name).hostIsIPLiteral
                 {
                     throw ConfigError(key: "upstreams", value: text,

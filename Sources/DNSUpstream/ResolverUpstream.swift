@@ -19,6 +19,7 @@ public final class ResolverUpstream: Upstream {
     /// - Parameters:
     ///   - tlsConfiguration: used for `tls://` upstreams; its trust roots and minimum version apply.
     ///   - connectionsPerLoop: how many connections each event loop keeps to this upstream.
+    ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
     public init(
         address: UpstreamAddress,
         group: any EventLoopGroup,
@@ -27,6 +28,7 @@ public final class ResolverUpstream: Upstream {
         connectionsPerLoop: Int = 1,
         statistics: UpstreamStatistics? = nil,
         health: UpstreamHealth.Settings = UpstreamHealth.Settings(),
+        httpGET: Bool = false,
         logger: Logger
     ) throws {
         self.address = address
@@ -38,6 +40,16 @@ public final class ResolverUpstream: Upstream {
         case .tls:
             connector = StreamConnector(address: address, sslContext: try NIOSSLContext(configuration: tlsConfiguration),
                                         options: options, statistics: statistics)
+            self.tcpFallback = nil
+        case .https:
+            var configuration = tlsConfiguration
+            configuration.applicationProtocols = ["h2"]
+            let port = address.port == 443 ? "" : ":\(address.port)"
+            let authority = (address.tlsName ?? (address.host.contains(":") ? "[\(address.host)]" : address.host)) + port
+            connector = StreamConnector(
+                address: address, sslContext: try NIOSSLContext(configuration: configuration), options: options,
+                statistics: statistics,
+                http2: DoHMultiplexer.Request(authority: authority, path: address.path, usesGET: httpGET))
             self.tcpFallback = nil
         case .tcp:
             connector = StreamConnector(address: address, sslContext: nil, options: options, statistics: statistics)
@@ -57,7 +69,7 @@ public final class ResolverUpstream: Upstream {
                 NIOLoopBoundBox.makeBoxSendingValue(
                     UpstreamConnectionSlot(eventLoop: loop, connector: connector, name: address.description,
                                            maxWaiters: options.maxInFlight, statistics: statistics,
-                                           isTLS: address.transport == .tls, logger: logger),
+                                           isTLS: address.transport.usesTLS, logger: logger),
                     as: UpstreamConnectionSlot.self, eventLoop: loop)
             }
         }

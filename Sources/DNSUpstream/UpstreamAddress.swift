@@ -1,5 +1,5 @@
-/// Where and how to reach one upstream resolver: `tls://host[:port][#tls-name]`, `tcp://host[:port]` or
-/// `udp://host[:port]`.
+/// Where and how to reach one upstream resolver: `tls://host[:port][#tls-name]`,
+/// `https://host[:port][/path][#tls-name]`, `tcp://host[:port]` or `udp://host[:port]`.
 public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     /// The transport to the upstream.
     public enum Transport: String, Sendable {
@@ -9,6 +9,11 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         case tcp
         /// DNS over UDP (retried over TCP when truncated), default port 53.
         case udp
+        /// DNS over HTTPS (RFC 8484) over HTTP/2, default port 443 and path `/dns-query`.
+        case https
+
+        /// Whether the transport is encrypted and authenticated with TLS.
+        public var usesTLS: Bool { self == .tls || self == .https }
     }
 
     public var transport: Transport
@@ -17,27 +22,50 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     public var port: Int
     /// The name the upstream's certificate must carry, also sent as SNI. Defaults to `host` when that is a name.
     public var tlsName: String?
+    /// For DoH: the URL path queries are sent to.
+    public var path: String
 
-    public init(transport: Transport, host: String, port: Int? = nil, tlsName: String? = nil) {
+    public init(transport: Transport, host: String, port: Int? = nil, tlsName: String? = nil,
+                path: String = "/dns-query") {
         self.transport = transport
         self.host = host
-        self.port = port ?? (transport == .tls ? 853 : 53)
+        self.port = port ?? Self.defaultPort(transport)
         self.tlsName = tlsName
+        self.path = path
+    }
+
+    private static func defaultPort(_ transport: Transport) -> Int {
+        switch transport {
+        case .tls: 853
+        case .https: 443
+        case .tcp, .udp: 53
+        }
     }
 
     /// Parses the URL form. IPv6 literals go in brackets: `tls://[2620:fe::fe]:853#dns.quad9.net`.
     public init(parsing text: String) throws(UpstreamAddressError) {
-        guard let schemeEnd = text.firstRange(of: "://") else { throw .init(text, "missing scheme (tls://, tcp:// or udp://)") }
+        guard let schemeEnd = text.firstRange(of: "://") else {
+            throw .init(text, "missing scheme (tls://, https://, tcp:// or udp://)")
+        }
         guard let transport = Transport(rawValue: String(text[..<schemeEnd.lowerBound]).lowercased()) else {
-            throw .init(text, "unknown scheme '\(text[..<schemeEnd.lowerBound])' (allowed: tls, tcp, udp)")
+            throw .init(text, "unknown scheme '\(text[..<schemeEnd.lowerBound])' (allowed: tls, https, tcp, udp)")
         }
         var rest = Substring(text[schemeEnd.upperBound...])
         var tlsName: String? = nil
         if let hash = rest.firstIndex(of: "#") {
             tlsName = String(rest[rest.index(after: hash)...])
             rest = rest[..<hash]
-            guard transport == .tls else { throw .init(text, "#name is only meaningful for tls://") }
+            guard transport.usesTLS else { throw .init(text, "#name is only meaningful for tls:// and https://") }
             guard tlsName?.isEmpty == false else { throw .init(text, "empty TLS name after #") }
+        }
+        var path = "/dns-query"
+        if let slash = rest.firstIndex(of: "/") {
+            guard transport == .https else { throw .init(text, "a path is only meaningful for https://") }
+            path = String(rest[slash...])
+            rest = rest[..<slash]
+            guard path.count > 1, !path.contains("?"), path.allSatisfy({ !$0.isWhitespace }) else {
+                throw .init(text, "the path must be non-empty, without spaces or a query string")
+            }
         }
         var host: Substring
         var portText: Substring? = nil
@@ -63,8 +91,8 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
             }
             port = value
         }
-        self.init(transport: transport, host: String(host), port: port, tlsName: tlsName)
-        if transport == .tls, self.tlsName == nil, !self.hostIsIPLiteral {
+        self.init(transport: transport, host: String(host), port: port, tlsName: tlsName, path: path)
+        if transport.usesTLS, self.tlsName == nil, !self.hostIsIPLiteral {
             self.tlsName = self.host
         }
     }
@@ -78,7 +106,8 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
         let name = self.tlsName.map { "#\($0)" } ?? ""
-        return "\(self.transport.rawValue)://\(host):\(self.port)\(name)"
+        let path = self.transport == .https ? self.path : ""
+        return "\(self.transport.rawValue)://\(host):\(self.port)\(path)\(name)"
     }
 }
 

@@ -11,7 +11,7 @@ final class UpstreamConnectionSlot {
     private enum State {
         case idle
         case connecting
-        case ready(UpstreamMultiplexer)
+        case ready(any QueryCarrier)
         case backingOff(until: NIODeadline)
         case shutDown
     }
@@ -102,7 +102,7 @@ final class UpstreamConnectionSlot {
     private func scheduleWaitSweep() {
         guard !self.waitSweepScheduled else { return }
         self.waitSweepScheduled = true
-        self.eventLoop.assumeIsolated().scheduleTask(in: UpstreamMultiplexer.sweepInterval) {
+        self.eventLoop.assumeIsolated().scheduleTask(in: DeadlineSweep.interval) {
             self.waitSweepScheduled = false
             let now = NIODeadline.now()
             self.failWaiters(UpstreamError.connectFailed(self.name, reason: "no connection in time")) {
@@ -126,7 +126,7 @@ final class UpstreamConnectionSlot {
 
     private func connected(_ channel: any Channel) {
         guard case .connecting = self.state,
-            let multiplexer = try? channel.pipeline.syncOperations.handler(type: UpstreamMultiplexer.self)
+            let multiplexer = self.connector.carrier(of: channel)
         else {
             channel.close(promise: nil)
             return

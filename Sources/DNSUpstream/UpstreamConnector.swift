@@ -3,12 +3,35 @@ public import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import NIOHTTP2
 
-/// Opens one connection to an upstream on a given event loop. The returned channel's pipeline ends in an
-/// ``UpstreamMultiplexer`` and is ready for queries: for TLS, only once the handshake, certificate checks included,
-/// has completed, so that no query is ever written to an unverified peer.
+/// Opens one connection to an upstream on a given event loop. The returned channel's pipeline ends in a
+/// ``QueryCarrier`` and is ready for queries: for TLS, only once the handshake, certificate checks included, has
+/// completed, so that no query is ever written to an unverified peer.
 protocol UpstreamConnector: Sendable {
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+
+    /// The handler of a channel from ``connect(on:)`` that queries are sent through.
+    func carrier(of channel: any Channel) -> (any QueryCarrier)?
+}
+
+extension UpstreamConnector {
+    func carrier(of channel: any Channel) -> (any QueryCarrier)? {
+        try? channel.pipeline.syncOperations.handler(type: UpstreamMultiplexer.self)
+    }
+}
+
+/// What carries queries over one open upstream connection and matches their answers: the DNS multiplexer for
+/// TCP, TLS and UDP, or the DoH one. Used on the connection's event loop only.
+protocol QueryCarrier: AnyObject {
+    /// Queries sent and not yet answered.
+    var inFlight: Int { get }
+    /// Whether the connection can take another query now.
+    var isOpen: Bool { get }
+    /// Sends `query`; `promise` completes with the matching answer (client ID restored) or an ``UpstreamError``.
+    func send(_ query: UpstreamQuery, promise: EventLoopPromise<UpstreamAnswer>)
+    /// Stops taking queries and closes the connection once those in flight are answered or expired.
+    func closeWhenIdle()
 }
 
 /// Limits shared by every connection to one upstream.
@@ -31,12 +54,19 @@ public struct UpstreamConnectionOptions: Sendable {
     }
 }
 
-/// TCP or DNS-over-TLS connections.
+/// TCP, DNS-over-TLS or DNS-over-HTTPS connections.
 struct StreamConnector: UpstreamConnector {
     let address: UpstreamAddress
     let sslContext: NIOSSLContext?
     let options: UpstreamConnectionOptions
     let statistics: UpstreamStatistics
+    /// For DoH: the requests' fixed parts; nil for DNS framing (RFC 7766) on the stream.
+    var http2: DoHMultiplexer.Request? = nil
+
+    func carrier(of channel: any Channel) -> (any QueryCarrier)? {
+        guard self.http2 != nil else { return try? channel.pipeline.syncOperations.handler(type: UpstreamMultiplexer.self) }
+        return try? channel.pipeline.syncOperations.handler(type: DoHMultiplexer.self)
+    }
 
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
         let address = self.address
@@ -44,6 +74,7 @@ struct StreamConnector: UpstreamConnector {
         let statistics = self.statistics
         let handshake = self.sslContext.map { _ in eventLoop.makePromise(of: Void.self) }
         let sslContext = self.sslContext
+        let http2 = self.http2
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(options.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -53,7 +84,18 @@ struct StreamConnector: UpstreamConnector {
                     let sync = channel.pipeline.syncOperations
                     if let sslContext, let handshake {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: address.tlsName))
-                        try sync.addHandler(TLSHandshakeObserver(promise: handshake))
+                        try sync.addHandler(TLSHandshakeObserver(promise: handshake,
+                                                                 requiredProtocol: http2 == nil ? nil : "h2"))
+                    }
+                    if let http2 {
+                        try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [
+                            HTTP2Setting(parameter: .enablePush, value: 0),
+                            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+                        ]))
+                        try sync.addHandler(DoHMultiplexer(request: http2, maxInFlight: options.maxInFlight,
+                                                           idleTimeout: options.idleTimeout,
+                                                           upstreamName: address.description))
+                        return
                     }
                     try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
                     try sync.addHandler(UpstreamMultiplexer(framing: .lengthPrefixed, maxInFlight: options.maxInFlight,
@@ -112,19 +154,29 @@ final class DatagramPayloadUnwrapper: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// Completes a promise when the TLS handshake succeeds, and fails it if the connection errors or closes first.
+/// Completes a promise when the TLS handshake succeeds (with `requiredProtocol` negotiated by ALPN, if given),
+/// and fails it if the connection errors or closes first.
 final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let promise: EventLoopPromise<Void>
+    private let requiredProtocol: String?
 
-    init(promise: EventLoopPromise<Void>) {
+    init(promise: EventLoopPromise<Void>, requiredProtocol: String? = nil) {
         self.promise = promise
+        self.requiredProtocol = requiredProtocol
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent {
+        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
+            if let required = self.requiredProtocol, negotiated != required {
+                self.promise.fail(UpstreamError.tlsFailed(
+                    context.channel.remoteAddress?.description ?? "upstream",
+                    reason: "the server did not agree to ALPN \(required) (negotiated \(negotiated ?? "nothing"))"))
+                context.close(promise: nil)
+                return
+            }
             self.promise.succeed(())
         }
         context.fireUserInboundEventTriggered(event)

@@ -5,6 +5,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case connectFailed(String)
         case tlsFailed(String)
         case connectionClosed
+        case badReply(String)
         case busy
         case backingOff
         case shuttingDown
@@ -31,6 +32,11 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
     }
     /// The connection closed while the query was in flight.
     public static func connectionClosed(_ upstream: String) -> UpstreamError { .init(.connectionClosed, upstream) }
+    /// The upstream replied with something that is not an answer to the query (an HTTP error status, the wrong
+    /// content type, a message for another question).
+    public static func badReply(_ upstream: String, reason: String) -> UpstreamError {
+        .init(.badReply(reason), upstream)
+    }
     /// The connection carries as many queries as it may.
     public static func busy(_ upstream: String) -> UpstreamError { .init(.busy, upstream) }
     /// The upstream failed recently and is not retried until its back-off ends.
@@ -48,6 +54,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case .timeout: return .timeout
         case .connectFailed, .connectionClosed, .backingOff: return .connection
         case .tlsFailed: return .tls
+        case .badReply: return .badReply
         case .busy, .shuttingDown: return .refused
         }
     }
@@ -58,6 +65,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case .connectFailed(let reason): return "upstream \(self.upstream): connection failed: \(reason)"
         case .tlsFailed(let reason): return "upstream \(self.upstream): TLS failed: \(reason)"
         case .connectionClosed: return "upstream \(self.upstream): connection closed with the query in flight"
+        case .badReply(let reason): return "upstream \(self.upstream): bad reply: \(reason)"
         case .busy: return "upstream \(self.upstream): too many queries in flight"
         case .backingOff: return "upstream \(self.upstream): waiting before reconnecting after a failure"
         case .shuttingDown: return "upstream \(self.upstream): shutting down"

@@ -4,14 +4,17 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
     public var address: UpstreamAddress
     /// Its share of queries under the `weighted` policy (1 to 1000).
     public var weight: Int
+    /// For DoH: whether queries are sent with GET (`method=get`) rather than POST.
+    public var usesGET: Bool
 
-    public init(address: UpstreamAddress, weight: Int = 1) {
+    public init(address: UpstreamAddress, weight: Int = 1, usesGET: Bool = false) {
         self.address = address
         self.weight = weight
+        self.usesGET = usesGET
     }
 
     /// The option names an upstream accepts after its URL.
-    public static let optionNames = ["weight"]
+    public static let optionNames = ["weight", "method"]
 
     /// Parses `URL [key=value ...]`.
     public init(parsing text: String) throws(UpstreamAddressError) {
@@ -30,6 +33,11 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
                     throw UpstreamAddressError(text, "weight '\(value)' is not a whole number from 1 to 1000")
                 }
                 self.weight = weight
+            case "method":
+                guard self.address.transport == .https, ["get", "post"].contains(value.lowercased()) else {
+                    throw UpstreamAddressError(text, "method=get or method=post, for https:// upstreams only")
+                }
+                self.usesGET = value.lowercased() == "get"
             default:
                 throw UpstreamAddressError(
                     text, "unknown option '\(key)' (allowed: \(Self.optionNames.joined(separator: ", ")))")
@@ -38,6 +46,9 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        self.weight == 1 ? self.address.description : "\(self.address) weight=\(self.weight)"
+        var text = self.address.description
+        if self.weight != 1 { text += " weight=\(self.weight)" }
+        if self.usesGET { text += " method=get" }
+        return text
     }
 }

@@ -22,7 +22,7 @@ struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Address to serve UDP and TCP on, e.g. 127.0.0.1:5353 or [::1]:53 (repeatable).")
     var listen: [String] = []
 
-    @Option(name: .long, help: "Upstream: tls://host[:port][#tls-name], tcp://host[:port] or udp://host[:port], optionally followed by options such as ' weight=3' (repeatable).")
+    @Option(name: .long, help: "Upstream: tls://host[:port][#tls-name], https://host[:port][/path][#tls-name], tcp://host[:port] or udp://host[:port], optionally followed by options such as ' weight=3' or ' method=get' (repeatable).")
     var upstream: [String] = []
 
     @Option(name: .customLong("upstream-policy"),

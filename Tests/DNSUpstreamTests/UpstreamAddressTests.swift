@@ -9,6 +9,9 @@ import Testing
         ("TCP://[2001:db8::1]:5353", "tcp://[2001:db8::1]:5353"),
         ("udp://192.0.2.1", "udp://192.0.2.1:53"),
         ("tls://[2620:fe::fe]#dns.quad9.net", "tls://[2620:fe::fe]:853#dns.quad9.net"),
+        ("https://dns.example", "https://dns.example:443/dns-query#dns.example"),
+        ("https://127.0.0.1:15387/dns-query#upstream.test", "https://127.0.0.1:15387/dns-query#upstream.test"),
+        ("https://[2001:db8::1]/resolve#doh.example", "https://[2001:db8::1]:443/resolve#doh.example"),
     ])
     func parses(text: String, canonical: String) throws {
         #expect(try UpstreamAddress(parsing: text).description == canonical)
@@ -16,8 +19,11 @@ import Testing
 
     @Test(arguments: [
         ("9.9.9.9", "missing scheme"),
-        ("https://x", "unknown scheme"),
+        ("quic://x", "unknown scheme"),
         ("tcp://1.2.3.4#name", "only meaningful for tls"),
+        ("tls://1.2.3.4/dns-query", "path is only meaningful for https"),
+        ("https://1.2.3.4/", "path must be non-empty"),
+        ("https://1.2.3.4/q?dns=x", "without spaces or a query string"),
         ("tls://1.2.3.4:99999", "not a number from 1 to 65535"),
         ("tls://1.2.3.4:x", "not a number"),
         ("tls://#name", "missing host"),
@@ -29,6 +35,17 @@ import Testing
             try UpstreamAddress(parsing: text)
         } throws: { error in
             "\(error)".contains(reason) && "\(error)".contains(text)
+        }
+    }
+
+    @Test func optionsFollowTheURL() throws {
+        let spec = try UpstreamSpec(parsing: "https://doh.example/dns-query  weight=3 method=GET")
+        #expect(spec.weight == 3)
+        #expect(spec.usesGET)
+        #expect(spec.description == "https://doh.example:443/dns-query#doh.example weight=3 method=get")
+        for (text, reason) in [("udp://1.2.3.4 weight=0", "from 1 to 1000"), ("udp://1.2.3.4 method=get", "https"),
+                               ("udp://1.2.3.4 colour=red", "unknown option"), ("udp://1.2.3.4 weight", "key=value")] {
+            #expect { try UpstreamSpec(parsing: text) } throws: { "\($0)".contains(reason) }
         }
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 final class TestUpstream: @unchecked Sendable {
     static let knotPort = 15371
     static let tlsPort = 15372
+    static let dohPort = 15393
     static let tlsName = "upstream.test"
     static let zone = "test.example."
 
@@ -19,6 +20,7 @@ final class TestUpstream: @unchecked Sendable {
 
     var caPath: String { self.directory + "/ca.pem" }
     var dotURL: String { "tls://127.0.0.1:\(Self.tlsPort)#\(Self.tlsName)" }
+    var dohURL: String { "https://127.0.0.1:\(Self.dohPort)/dns-query#\(Self.tlsName)" }
 
     /// Starts knot and the terminator, inside `namespace` when one is given (its loopback must be up).
     init(namespace: String? = nil) throws {
@@ -163,6 +165,8 @@ final class TestUpstream: @unchecked Sendable {
             setSecurityPollSuffix("")
             addTLSLocal("127.0.0.1:\(Self.tlsPort)", "\(dir)/upstream.pem", "\(dir)/upstream.key",
                         {provider="openssl", minTLSVersion="tls1.2", maxInFlight=100})
+            addDOHLocal("127.0.0.1:\(Self.dohPort)", "\(dir)/upstream.pem", "\(dir)/upstream.key", "/dns-query",
+                        {minTLSVersion="tls1.2"})
             newServer({address="127.0.0.1:\(Self.knotPort)", name="knot", maxInFlight=100}):setUp()  -- no health checks
             """.write(toFile: dir + "/dnsdist.conf", atomically: true, encoding: .utf8)
     }

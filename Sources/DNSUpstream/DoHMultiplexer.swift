@@ -1,0 +1,223 @@
+import DNSCore
+import DNSWire
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Carries many DNS-over-HTTPS queries at once over one HTTP/2 connection (RFC 8484): each query is a stream of
+/// its own, `POST` with an `application/dns-message` body (or `GET` with `?dns=`), and its answer is matched by
+/// stream, not by DNS ID, so every query goes out with ID 0 as RFC 8484 §4.1 recommends (better for HTTP caches)
+/// and gets the client's ID back. A reply is used only with status 200, content type `application/dns-message`
+/// and the question asked.
+///
+/// Works on HTTP/2 frames directly (no child channel per stream): `NIOHTTP2Handler` keeps the stream states and
+/// outbound flow control, and this handler returns the connection's inbound window to the server as answers are
+/// read.
+final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, ConnectionBackedCarrier {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    /// The connection-level receive window the server is granted on top of the protocol's 65,535 octets.
+    static let connectionWindow = 1 << 24
+
+    /// The request's fixed parts.
+    struct Request: Sendable {
+        var authority: String
+        var path: String
+        var usesGET: Bool
+    }
+
+    private struct Reply {
+        var status: Bool = false
+        var body: ByteBuffer?
+    }
+
+    private let request: Request
+    private let maxInFlight: Int
+    private let upstreamName: String
+    let connection: CarrierConnection<HTTP2StreamID>
+    private var pending: InFlightQueries<HTTP2StreamID> { self.connection.pending }
+    private var replies: [HTTP2StreamID: Reply] = [:]
+    private var nextStreamID = HTTP2StreamID(1)
+    /// Inbound DATA octets read since the last WINDOW_UPDATE for the connection.
+    private var unacknowledgedBytes = 0
+
+    init(request: Request, maxInFlight: Int, idleTimeout: TimeAmount, upstreamName: String) {
+        self.request = request
+        self.maxInFlight = min(maxInFlight, 60_000)
+        self.upstreamName = upstreamName
+        self.connection = CarrierConnection(upstreamName: upstreamName, idleTimeout: idleTimeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.connection.attach(context)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        // After the HTTP/2 preface (sent by NIOHTTP2Handler on channelActive): a large connection window up front,
+        // so that answers never wait for a WINDOW_UPDATE.
+        context.write(self.wrapOutboundOut(HTTP2Frame(
+            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow))), promise: nil)
+        self.connection.flusher.flushSoon()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.connection.detach(failing: .connectionClosed(self.upstreamName))
+    }
+
+    func send(_ query: UpstreamQuery, promise: EventLoopPromise<UpstreamAnswer>) {
+        guard let context = self.connection.context, self.connection.isOpen, self.nextStreamID < HTTP2StreamID.maxID
+        else {
+            promise.fail(UpstreamError.connectionClosed(self.upstreamName))
+            return
+        }
+        guard self.pending.count < self.maxInFlight, let clientID = query.message.dnsMessageID else {
+            promise.fail(UpstreamError.busy(self.upstreamName))
+            return
+        }
+        let streamID = self.nextStreamID
+        self.nextStreamID = HTTP2StreamID(Int32(streamID) + 2)
+        var message = query.message
+        message.setDNSMessageID(0)
+        self.pending.insert(.init(clientID: clientID, question: query.question, promise: promise,
+                                  deadline: query.deadline), for: streamID, on: context.eventLoop)
+        self.replies[streamID] = Reply()
+        if self.request.usesGET {
+            let path = self.request.path + "?dns=" + Self.base64URL(message)
+            context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(
+                headers: self.headers(method: "GET", path: path, length: nil), endStream: true)))), promise: nil)
+        } else {
+            context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(
+                headers: self.headers(method: "POST", path: self.request.path, length: message.readableBytes))))),
+                promise: nil)
+            context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(
+                data: .byteBuffer(message), endStream: true)))), promise: nil)
+        }
+        self.connection.flusher.flushSoon()
+        // Once the last stream ID is spent, the connection takes no more; the slot opens a new one.
+        if self.nextStreamID >= HTTP2StreamID.maxID { self.closeWhenIdle() }
+    }
+
+    private func headers(method: String, path: String, length: Int?) -> HPACKHeaders {
+        var headers = HPACKHeaders([
+            (":method", method), (":scheme", "https"), (":authority", self.request.authority), (":path", path),
+            ("accept", "application/dns-message"),
+        ])
+        if let length {
+            headers.add(name: "content-type", value: "application/dns-message")
+            headers.add(name: "content-length", value: "\(length)")
+        }
+        return headers
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            self.readHeaders(headers, on: frame.streamID)
+        case .data(let payload):
+            self.returnWindow(payload.data.readableBytes, context: context)
+            guard case .byteBuffer(var bytes) = payload.data, self.replies[frame.streamID] != nil else { break }
+            if self.replies[frame.streamID]?.body == nil {
+                self.replies[frame.streamID]?.body = bytes
+            } else {
+                self.replies[frame.streamID]?.body?.writeBuffer(&bytes)
+            }
+            if payload.endStream { self.finish(frame.streamID, context: context) }
+        case .rstStream:
+            self.fail(frame.streamID, .connectionClosed(self.upstreamName))
+        case .goAway(let lastStreamID, _, _):
+            // Streams above lastStreamID were never processed; the others may still be answered.
+            self.connection.markClosed(failing: nil)
+            for streamID in self.replies.keys where streamID > lastStreamID {
+                self.fail(streamID, .connectionClosed(self.upstreamName))
+            }
+            self.connection.closeIfDrained()
+        default:
+            break
+        }
+    }
+
+    private func readHeaders(_ payload: HTTP2Frame.FramePayload.Headers, on streamID: HTTP2StreamID) {
+        guard self.replies[streamID] != nil else { return }
+        let headers = payload.headers
+        if let status = headers.first(name: ":status") {
+            // 1xx are interim; anything but 200 is an HTTP-level failure (RFC 8484 §4.2.1).
+            if status.hasPrefix("1") { return }
+            let type = headers.first(name: "content-type")?.lowercased()
+            guard status == "200", type?.hasPrefix("application/dns-message") == true else {
+                self.fail(streamID, .badReply(self.upstreamName, reason: "HTTP \(status), \(type ?? "no content type")"))
+                return
+            }
+            self.replies[streamID]?.status = true
+        }
+        if payload.endStream, let context = self.connection.context { self.finish(streamID, context: context) }
+    }
+
+    /// The stream ended: its body is the answer, if it is one for the question asked.
+    private func finish(_ streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard let reply = self.replies.removeValue(forKey: streamID), let entry = self.pending.remove(streamID) else {
+            return
+        }
+        guard reply.status, var message = reply.body, let view = try? DNSMessageView(message),
+            view.header.isResponse, view.question == entry.question
+        else {
+            entry.promise.fail(UpstreamError.badReply(self.upstreamName, reason: "not an answer to the question"))
+            self.connection.closeIfDrained()
+            return
+        }
+        self.connection.touch(context.eventLoop.now)
+        message.setDNSMessageID(entry.clientID)
+        entry.promise.succeed(UpstreamAnswer(message: message, view: view))
+        self.connection.closeIfDrained()
+    }
+
+    private func fail(_ streamID: HTTP2StreamID, _ error: UpstreamError) {
+        self.replies[streamID] = nil
+        self.pending.remove(streamID)?.promise.fail(error)
+    }
+
+    /// Grants the server the connection window back once half of it has been used.
+    private func returnWindow(_ bytes: Int, context: ChannelHandlerContext) {
+        self.unacknowledgedBytes += bytes
+        guard self.unacknowledgedBytes >= Self.connectionWindow / 2 else { return }
+        context.write(self.wrapOutboundOut(HTTP2Frame(
+            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: self.unacknowledgedBytes))), promise: nil)
+        self.unacknowledgedBytes = 0
+        self.connection.flusher.flushSoon()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.replies.removeAll()
+        self.connection.markClosed(failing: .connectionClosed(self.upstreamName))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A stream-level error fails that stream only; anything else ends the connection.
+        if let streamError = error as? NIOHTTP2Errors.StreamError {
+            self.fail(streamError.streamID, .badReply(self.upstreamName, reason: "\(streamError.baseError)"))
+            return
+        }
+        self.connection.markClosed(failing: nil)
+        context.close(promise: nil)
+    }
+
+    /// base64url without padding (RFC 8484 §4.1).
+    static func base64URL(_ buffer: ByteBuffer) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let bytes = buffer.readableBytesView
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let count = min(3, bytes.endIndex - index)
+            var chunk = 0
+            for offset in 0..<3 { chunk = chunk << 8 | (offset < count ? Int(bytes[index + offset]) : 0) }
+            for position in 0...count { out.append(alphabet[(chunk >> (18 - 6 * position)) & 63]) }
+            index += count
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,134 @@
+import DNSCore
+@testable import DNSUpstream
+import DNSWire
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Testing
+
+@Suite struct DoHMultiplexerTests {
+    private struct Harness {
+        let channel = EmbeddedChannel()
+        let multiplexer: DoHMultiplexer
+
+        init(usesGET: Bool = false) throws {
+            self.multiplexer = DoHMultiplexer(
+                request: .init(authority: "upstream.test:15387", path: "/dns-query", usesGET: usesGET),
+                maxInFlight: 100, idleTimeout: .seconds(30), upstreamName: "https://upstream.test")
+            try self.channel.pipeline.syncOperations.addHandler(self.multiplexer)
+            try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
+            self.channel.embeddedEventLoop.run()
+            // The connection window grant sent once the connection is up.
+            let grant = try self.channel.readOutbound(as: HTTP2Frame.self)
+            guard case .windowUpdate(let increment) = grant?.payload else { throw TestFailure("no WINDOW_UPDATE") }
+            #expect(increment == DoHMultiplexer.connectionWindow)
+        }
+
+        func send(_ name: String, id: UInt16) -> EventLoopFuture<UpstreamAnswer> {
+            let dnsName = DNSName(name) ?? .root
+            let promise = self.channel.eventLoop.makePromise(of: UpstreamAnswer.self)
+            self.multiplexer.send(UpstreamQuery(message: DNSMessage.query(dnsName, .a, id: id).encoded(),
+                                                question: DNSQuestion(name: dnsName, type: .a),
+                                                deadline: self.channel.embeddedEventLoop.now + .seconds(5)),
+                                  promise: promise)
+            self.channel.embeddedEventLoop.run()
+            return promise.futureResult
+        }
+
+        /// The frames written so far.
+        func written() throws -> [HTTP2Frame] {
+            var frames: [HTTP2Frame] = []
+            while let frame = try self.channel.readOutbound(as: HTTP2Frame.self) { frames.append(frame) }
+            return frames
+        }
+
+        /// Answers `stream` as a DoH server would.
+        func reply(on stream: HTTP2StreamID, status: String = "200", type: String = "application/dns-message",
+                   name: String, address: UInt8 = 1) throws {
+            try self.channel.writeInbound(HTTP2Frame(streamID: stream, payload: .headers(.init(
+                headers: HPACKHeaders([(":status", status), ("content-type", type)])))))
+            var answer = DNSMessage.query(DNSName(name) ?? .root, .a, id: 0)
+            answer.flags |= DNSHeader.Flag.qr
+            answer.answers = [.a(DNSName(name) ?? .root, (192, 0, 2, address), ttl: 60)]
+            try self.channel.writeInbound(HTTP2Frame(streamID: stream, payload: .data(.init(
+                data: .byteBuffer(answer.encoded()), endStream: true))))
+        }
+    }
+
+    private struct TestFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    @Test func postsEachQueryOnItsOwnStreamWithIDZeroAndRestoresTheClientsID() throws {
+        let harness = try Harness()
+        let first = harness.send("a.example.", id: 4321)
+        let second = harness.send("b.example.", id: 77)
+        let frames = try harness.written()
+        #expect(frames.map(\.streamID) == [1, 1, 3, 3])
+        guard case .headers(let headers) = frames[0].payload, case .data(let data) = frames[1].payload,
+            case .byteBuffer(let body) = data.data
+        else { throw TestFailure("expected HEADERS then DATA: \(frames)") }
+        #expect(headers.headers.first(name: ":method") == "POST")
+        #expect(headers.headers.first(name: ":path") == "/dns-query")
+        #expect(headers.headers.first(name: ":authority") == "upstream.test:15387")
+        #expect(headers.headers.first(name: "content-type") == "application/dns-message")
+        #expect(headers.headers.first(name: "content-length") == "\(body.readableBytes)")
+        #expect(data.endStream)
+        #expect(body.dnsMessageID == 0, "RFC 8484 §4.1: ID 0 on the wire")
+
+        // Answers come back in any order and are matched by stream.
+        try harness.reply(on: 3, name: "b.example.", address: 2)
+        try harness.reply(on: 1, name: "a.example.", address: 1)
+        let firstAnswer = try DNSMessage(try first.wait().message)
+        let secondAnswer = try DNSMessage(try second.wait().message)
+        #expect(firstAnswer.id == 4321)
+        #expect(secondAnswer.id == 77)
+        #expect(firstAnswer.answers.first?.rdata == [192, 0, 2, 1])
+        #expect(secondAnswer.answers.first?.rdata == [192, 0, 2, 2])
+        #expect(harness.multiplexer.inFlight == 0)
+    }
+
+    @Test func getPutsTheQueryInTheURLAsBase64URL() throws {
+        let harness = try Harness(usesGET: true)
+        _ = harness.send("www.example.com.", id: 9)
+        let frames = try harness.written()
+        #expect(frames.count == 1)
+        guard case .headers(let headers) = frames.first?.payload else { throw TestFailure("no HEADERS") }
+        #expect(headers.endStream)
+        #expect(headers.headers.first(name: ":method") == "GET")
+        // RFC 8484 §4.1.1's example: www.example.com A with ID 0 and RD set.
+        #expect(headers.headers.first(name: ":path") == "/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB")
+    }
+
+    @Test func anHTTPErrorOrAWrongContentTypeFailsTheQuery() throws {
+        let harness = try Harness()
+        let refused = harness.send("a.example.", id: 1)
+        let mistyped = harness.send("b.example.", id: 2)
+        try harness.reply(on: 1, status: "503", name: "a.example.")
+        try harness.reply(on: 3, type: "text/html", name: "b.example.")
+        #expect(throws: UpstreamError.self) { try refused.wait() }
+        #expect(throws: UpstreamError.self) { try mistyped.wait() }
+        #expect(harness.multiplexer.inFlight == 0)
+    }
+
+    @Test func anAnswerForAnotherQuestionFailsTheQuery() throws {
+        let harness = try Harness()
+        let future = harness.send("a.example.", id: 1)
+        try harness.reply(on: 1, name: "evil.example.")
+        #expect(throws: UpstreamError.self) { try future.wait() }
+    }
+
+    @Test func goAwayFailsOnlyTheStreamsTheServerNeverProcessed() throws {
+        let harness = try Harness()
+        let processed = harness.send("a.example.", id: 1)
+        let dropped = harness.send("b.example.", id: 2)
+        try harness.channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .goAway(
+            lastStreamID: 1, errorCode: .noError, opaqueData: nil)))
+        #expect(throws: UpstreamError.self) { try dropped.wait() }
+        #expect(!harness.multiplexer.isOpen)
+        try harness.reply(on: 1, name: "a.example.")
+        #expect(try DNSMessage(try processed.wait().message).id == 1)
+    }
+}
