@@ -150,7 +150,7 @@ public struct DNSGateService: Service, CustomStringConvertible {
         let upstreams = try config.upstreams.map { spec in
             try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
                                  connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
-                                 httpGET: spec.usesGET, logger: logger)
+                                 httpGET: spec.usesGET, padsQueries: spec.padsQueries, logger: logger)
         }
         return UpstreamGroup(members: upstreams, policy: selection.policy, weights: config.upstreams.map(\.weight),
                              attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,

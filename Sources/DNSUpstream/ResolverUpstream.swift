@@ -15,11 +15,14 @@ public final class ResolverUpstream: Upstream {
     private let anyLoop: any EventLoop
     /// For UDP upstreams: where truncated answers are asked again.
     private let tcpFallback: ResolverUpstream?
+    /// Whether queries are padded to 128-octet blocks (RFC 7830, RFC 8467).
+    private let padsQueries: Bool
 
     /// - Parameters:
     ///   - tlsConfiguration: used for `tls://` upstreams; its trust roots and minimum version apply.
     ///   - connectionsPerLoop: how many connections each event loop keeps to this upstream.
     ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
+    ///   - padsQueries: whether queries are padded (and the padding taken out of answers again).
     public init(
         address: UpstreamAddress,
         group: any EventLoopGroup,
@@ -29,9 +32,11 @@ public final class ResolverUpstream: Upstream {
         statistics: UpstreamStatistics? = nil,
         health: UpstreamHealth.Settings = UpstreamHealth.Settings(),
         httpGET: Bool = false,
+        padsQueries: Bool = false,
         logger: Logger
     ) throws {
         self.address = address
+        self.padsQueries = padsQueries
         let statistics = statistics ?? UpstreamStatistics(name: address.description)
         self.statistics = statistics
         self.health = UpstreamHealth(name: address.description, settings: health, logger: logger)
@@ -82,9 +87,26 @@ public final class ResolverUpstream: Upstream {
     public var resolvers: [ResolverUpstream] { [self] }
 
     public func send(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        guard self.padsQueries, let view = try? DNSMessageView(query.message) else {
+            return self.sendAsIs(query, on: eventLoop)
+        }
+        var padded = query
+        padded.message = query.message.dnsPadded(toMultipleOf: ByteBuffer.queryPaddingBlock, view: view)
+        let clientSentOPT = view.opt != nil
+        return self.sendAsIs(padded, on: eventLoop).flatMapThrowing { answer in
+            // The client asked without padding: the answer goes back without it (and without an OPT record when
+            // the client sent none).
+            guard let stripped = answer.message.dnsWithoutPadding(view: answer.view, keepOPT: clientSentOPT) else {
+                return answer
+            }
+            return UpstreamAnswer(message: stripped, view: try DNSMessageView(stripped))
+        }
+    }
+
+    private func sendAsIs(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         guard let boxes = self.slots[ObjectIdentifier(eventLoop)] else {
             // A loop outside the group (tests, other components): use one of ours and come back.
-            return self.anyLoop.flatSubmit { self.send(query, on: self.anyLoop) }.hop(to: eventLoop)
+            return self.anyLoop.flatSubmit { self.sendAsIs(query, on: self.anyLoop) }.hop(to: eventLoop)
         }
         let promise = eventLoop.makePromise(of: UpstreamAnswer.self)
         var chosen = boxes[0].value

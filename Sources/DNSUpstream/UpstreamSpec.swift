@@ -6,15 +6,19 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
     public var weight: Int
     /// For DoH: whether queries are sent with GET (`method=get`) rather than POST.
     public var usesGET: Bool
+    /// Whether queries are padded (RFC 7830, 128-octet blocks per RFC 8467): `padding=on|off`, on by default for
+    /// the encrypted transports, where it hides the length of the name asked.
+    public var padsQueries: Bool
 
-    public init(address: UpstreamAddress, weight: Int = 1, usesGET: Bool = false) {
+    public init(address: UpstreamAddress, weight: Int = 1, usesGET: Bool = false, padsQueries: Bool? = nil) {
         self.address = address
         self.weight = weight
         self.usesGET = usesGET
+        self.padsQueries = padsQueries ?? address.transport.usesTLS
     }
 
     /// The option names an upstream accepts after its URL.
-    public static let optionNames = ["weight", "method"]
+    public static let optionNames = ["weight", "method", "padding"]
 
     /// Parses `URL [key=value ...]`.
     public init(parsing text: String) throws(UpstreamAddressError) {
@@ -38,6 +42,11 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
                     throw UpstreamAddressError(text, "method=get or method=post, for https:// upstreams only")
                 }
                 self.usesGET = value.lowercased() == "get"
+            case "padding":
+                guard ["on", "off"].contains(value.lowercased()) else {
+                    throw UpstreamAddressError(text, "padding=on or padding=off")
+                }
+                self.padsQueries = value.lowercased() == "on"
             default:
                 throw UpstreamAddressError(
                     text, "unknown option '\(key)' (allowed: \(Self.optionNames.joined(separator: ", ")))")
@@ -49,6 +58,7 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
         var text = self.address.description
         if self.weight != 1 { text += " weight=\(self.weight)" }
         if self.usesGET { text += " method=get" }
+        if self.padsQueries != self.address.transport.usesTLS { text += " padding=\(self.padsQueries ? "on" : "off")" }
         return text
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 
 /// A UDP DNS server on a loopback port of its own that answers every query with one A record, and can be told to
 /// misbehave: answer late, not at all (a black hole), or with an answer for another question. Counts what it gets.
+/// Its answers echo the query's OPT record, padding included, as a server that pads would.
 final class FaultyUpstream: Sendable {
     enum Behaviour: Sendable {
         case answer
@@ -17,6 +18,7 @@ final class FaultyUpstream: Sendable {
         var behaviour: Behaviour
         var queries = 0
         var names: [String] = []
+        var sizes: [Int] = []
     }
 
     let port: Int
@@ -49,6 +51,9 @@ final class FaultyUpstream: Sendable {
     /// The query names received so far, in order.
     var names: [String] { self.state.withLockedValue { $0.names } }
 
+    /// The size in octets of each query received, in order.
+    var sizes: [Int] { self.state.withLockedValue { $0.sizes } }
+
     func stop() {
         try? self.channel.close().wait()
     }
@@ -68,6 +73,7 @@ final class FaultyUpstream: Sendable {
             let behaviour = self.state.withLockedValue {
                 $0.queries += 1
                 $0.names.append(question.name.description)
+                $0.sizes.append(envelope.data.readableBytes)
                 return $0.behaviour
             }
             message.flags |= DNSHeader.Flag.qr

@@ -17,13 +17,13 @@ import Testing
         init(_ behaviours: [FaultyUpstream.Behaviour], policy: SelectionPolicy = .sequential, weights: [Int]? = nil,
              attemptTimeout: TimeAmount = .milliseconds(300), hedging: Bool = false,
              health: UpstreamHealth.Settings = UpstreamHealth.Settings(),
-             healthCheck: HealthCheck? = nil) throws {
+             healthCheck: HealthCheck? = nil, padsQueries: Bool = false) throws {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let servers = try behaviours.map { try FaultyUpstream(group: group, behaviour: $0) }
             let resolvers = try servers.map {
                 try ResolverUpstream(address: try UpstreamAddress(parsing: $0.url), group: group,
                                      tlsConfiguration: .makeClientConfiguration(), options: .init(),
-                                     health: health, logger: Logger(label: "test"))
+                                     health: health, padsQueries: padsQueries, logger: Logger(label: "test"))
             }
             self.group = group
             self.servers = servers
@@ -34,11 +34,12 @@ import Testing
         }
 
         /// Sends `A name` through the group; returns the answer and how long it took.
-        func query(_ name: String, timeout: TimeAmount = .seconds(5)) async throws
+        func query(_ name: String, timeout: TimeAmount = .seconds(5), udpPayloadSize: UInt16? = nil) async throws
             -> (answer: DNSMessage, elapsed: TimeAmount)
         {
             let dnsName = try #require(DNSName(name))
-            let query = UpstreamQuery(message: DNSMessage.query(dnsName, .a, id: 4242).encoded(),
+            let message = DNSMessage.query(dnsName, .a, id: 4242, udpPayloadSize: udpPayloadSize)
+            let query = UpstreamQuery(message: message.encoded(),
                                       question: DNSQuestion(name: dnsName, type: .a), deadline: .now() + timeout)
             let start = NIODeadline.now()
             let loop = self.group.next()
@@ -178,5 +179,23 @@ import Testing
         #expect(plain.queries() == [1, 0])
         await plain.stop()
         await harness.stop()
+    }
+
+    @Test func paddedQueriesOnTheWireAndNoPaddingBackToTheClient() async throws {
+        let harness = try Harness([.answer], padsQueries: true)
+        let (bare, _) = try await harness.query("a.example.")
+        #expect(bare.additionals.isEmpty, "a client that sent no OPT gets none back")
+        let (edns, _) = try await harness.query("a-much-longer-name.for-padding.example.", udpPayloadSize: 1232)
+        let opt = try #require(edns.additionals.first)
+        #expect(opt.type == .opt)
+        #expect(opt.rdata.isEmpty, "the echoed padding is taken out")
+        #expect(harness.servers[0].sizes.count == 2)
+        #expect(harness.servers[0].sizes.allSatisfy { $0 % 128 == 0 }, "\(harness.servers[0].sizes)")
+        await harness.stop()
+
+        let plain = try Harness([.answer])
+        _ = try await plain.query("a.example.")
+        #expect(plain.servers[0].sizes == [27], "no padding unless asked for: 12 + 11 + 4")
+        await plain.stop()
     }
 }
