@@ -81,6 +81,7 @@ public enum ConfigLoader {
             listen: try Self.listenAddresses(values),
             upstreams: try Self.upstreams(values),
             upstreamSelection: try Self.upstreamSelection(values),
+            forwarding: try Self.forwardingRules(values),
             caFiles: try values.list("tls.ca_files", default: [], allowEmpty: true),
             queryTimeout: try values.duration("timeouts.query", default: .seconds(5)),
             upstreamAttemptTimeout: try values.duration("upstream.attempt_timeout", default: .milliseconds(1500)),

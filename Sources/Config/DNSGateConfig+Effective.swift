@@ -22,6 +22,7 @@ extension DNSGateConfig {
             "upstream.idle_timeout": Self.text(self.upstreamIdleTimeout),
             "upstream.connections_per_thread": "\(self.upstreamConnectionsPerThread)",
             "upstream.max_in_flight": "\(self.upstreamMaxInFlight)",
+            "forward": self.forwarding.isEmpty ? "none" : self.forwarding.map(\.description).joined(separator: ", "),
             "upstream.policy": "\(self.upstreamSelection.policy)",
             "upstream.hedging": "\(self.upstreamSelection.hedging)",
             "upstream.health.max_failures": "\(self.upstreamSelection.health.failureThreshold)",

@@ -3,6 +3,7 @@ import Admin
 import DNSCore
 import DNSFrontend
 import DNSUpstream
+import DNSWire
 import FakeIP
 import TransparentProxy
 public import Logging
@@ -147,14 +148,21 @@ public struct DNSGateService: Service, CustomStringConvertible {
             idleTimeout: config.upstreamIdleTimeout,
             maxInFlight: config.upstreamMaxInFlight)
         let selection = config.upstreamSelection
-        let upstreams = try config.upstreams.map { spec in
-            try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
-                                 connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
-                                 httpGET: spec.usesGET, padsQueries: spec.padsQueries, logger: logger)
+        func makeGroup(_ specs: [UpstreamSpec], policy: SelectionPolicy) throws -> UpstreamGroup {
+            let upstreams = try specs.map { spec in
+                try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
+                                     connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
+                                     httpGET: spec.usesGET, padsQueries: spec.padsQueries, logger: logger)
+            }
+            return UpstreamGroup(members: upstreams, policy: policy, weights: specs.map(\.weight),
+                                 attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,
+                                 healthCheck: selection.check, eventLoop: group.next())
         }
-        return UpstreamGroup(members: upstreams, policy: selection.policy, weights: config.upstreams.map(\.weight),
-                             attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,
-                             healthCheck: selection.check, eventLoop: group.next())
+        let fallback = try makeGroup(config.upstreams, policy: selection.policy)
+        guard !config.forwarding.isEmpty else { return fallback }
+        var rules: [DNSName: any Upstream] = [:]
+        for rule in config.forwarding { rules[rule.domain] = try makeGroup(rule.upstreams, policy: rule.policy) }
+        return ConditionalUpstream(rules: rules, fallback: fallback)
     }
 }
 

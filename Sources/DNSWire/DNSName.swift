@@ -67,6 +67,12 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         return result
     }
 
+    /// The name without its first label (`example.com.` for `www.example.com.`), or nil for the root.
+    public var parent: DNSName? {
+        guard let length = self.wire.first, length > 0 else { return nil }
+        return DNSName(validatedWire: Array(self.wire[(1 + Int(length))...]))
+    }
+
     /// Presentation form with a trailing dot; bytes outside printable ASCII and special characters are escaped.
     public var description: String {
         if self.wire == [0] { return "." }

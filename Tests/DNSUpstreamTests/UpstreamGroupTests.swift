@@ -198,4 +198,44 @@ import Testing
         #expect(plain.servers[0].sizes == [27], "no padding unless asked for: 12 + 11 + 4")
         await plain.stop()
     }
+
+    @Test func conditionalForwardingPicksTheLongestMatchingDomain() async throws {
+        let harness = try Harness([.answer, .answer, .answer])
+        let group = { (index: Int) in
+            UpstreamGroup(members: [harness.resolvers[index]], policy: .sequential, attemptTimeout: .seconds(1),
+                          eventLoop: harness.group.next())
+        }
+        let conditional = ConditionalUpstream(
+            rules: [try #require(DNSName("corp.example.")): group(1), try #require(DNSName("x.corp.example.")): group(2)],
+            fallback: group(0))
+        let expectations = [("www.example.", 0), ("corp.example.", 1), ("A.B.CORP.Example.", 1), ("x.corp.example.", 2),
+                            ("deep.x.corp.example.", 2), ("xcorp.example.", 0), ("example.", 0)]
+        for (name, index) in expectations {
+            let chosen = conditional.upstream(for: try #require(DNSName(name))) as? UpstreamGroup
+            #expect(chosen?.members.first === harness.resolvers[index], "\(name)")
+        }
+        let loop = harness.group.next()
+        for (name, _) in expectations {
+            let dnsName = try #require(DNSName(name))
+            let query = UpstreamQuery(message: DNSMessage.query(dnsName, .a, id: 1).encoded(),
+                                      question: DNSQuestion(name: dnsName, type: .a), deadline: .now() + .seconds(2))
+            _ = try await loop.flatSubmit { conditional.send(query, on: loop) }.get()
+        }
+        #expect(harness.servers[0].names == ["www.example.", "xcorp.example.", "example."])
+        #expect(harness.servers[1].names == ["corp.example.", "A.B.CORP.Example."])
+        #expect(harness.servers[2].names == ["x.corp.example.", "deep.x.corp.example."])
+        await harness.stop()
+    }
+
+    @Test func forwardingRulesParse() throws {
+        let rule = try ForwardingRule(parsing: "Corp.Example udp://10.0.0.53 weight=2 tcp://10.0.0.54 policy=weighted")
+        #expect(rule.domain == DNSName("corp.example."))
+        #expect(rule.upstreams.map(\.description) == ["udp://10.0.0.53:53 weight=2", "tcp://10.0.0.54:53"])
+        #expect(rule.policy == .weighted)
+        for (text, reason) in [("corp.example", "no upstream"), ("corp.example weight=2 udp://1.2.3.4", "before any"),
+                               ("corp.example udp://1.2.3.4 policy=best", "unknown policy"),
+                               ("corp.example ftp://1.2.3.4", "unknown scheme")] {
+            #expect { try ForwardingRule(parsing: text) } throws: { "\($0)".contains(reason) }
+        }
+    }
 }

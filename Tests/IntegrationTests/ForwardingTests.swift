@@ -120,6 +120,18 @@ extension IntegrationSuite {
             #expect(try Kdig.query("h000301." + TestUpstream.zone, port: Self.port + 1)?.answers.count == 1)
         }
 
+        @Test func conditionalForwardingSendsADomainToItsOwnUpstream() throws {
+            let config = NSTemporaryDirectory() + "dnsgate-forward-\(getpid()).yaml"
+            try "forward:\n  - \(TestUpstream.zone) udp://127.0.0.1:\(TestUpstream.knotPort)\n"
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            // The default upstream refuses connections: only the forwarded domain can be answered.
+            let dnsgate = try self.startDNSGate(upstreams: ["tcp://127.0.0.1:15379"], extra: ["--config", config])
+            defer { dnsgate.stop() }
+            let forwarded = try Kdig.query("h000500." + TestUpstream.zone, port: Self.port, timeout: 8)
+            #expect(forwarded?.answers.count == 1, "\(dnsgate.log)")
+            #expect(try Kdig.query("elsewhere.example.net", port: Self.port, timeout: 8)?.status == "SERVFAIL")
+        }
+
         private func startDNSGateOnOtherPort(upstream: String) throws -> Daemon {
             try DNSGateBinary.start(port: Self.port + 1, arguments: ["--listen", "127.0.0.1:\(Self.port + 1)",
                                                                      "--upstream", upstream], name: "dnsgate-tcp")
