@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        // SHA-256 of upstream public keys for SPKI pinning (RFC 7858 §4.2).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
@@ -59,6 +61,7 @@ let package = Package(
                            .product(name: "NIOTLS", package: "swift-nio"),
                            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                            .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
         ),

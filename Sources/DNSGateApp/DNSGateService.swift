@@ -152,7 +152,8 @@ public struct DNSGateService: Service, CustomStringConvertible {
             let upstreams = try specs.map { spec in
                 try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
                                      connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
-                                     httpGET: spec.usesGET, padsQueries: spec.padsQueries, logger: logger)
+                                     httpGET: spec.usesGET, padsQueries: spec.padsQueries,
+                                     authentication: spec.authentication, logger: logger)
             }
             return UpstreamGroup(members: upstreams, policy: policy, weights: specs.map(\.weight),
                                  attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,

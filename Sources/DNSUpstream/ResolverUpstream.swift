@@ -23,6 +23,7 @@ public final class ResolverUpstream: Upstream {
     ///   - connectionsPerLoop: how many connections each event loop keeps to this upstream.
     ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
     ///   - padsQueries: whether queries are padded (and the padding taken out of answers again).
+    ///   - authentication: for TLS and DoH, how the server is authenticated.
     public init(
         address: UpstreamAddress,
         group: any EventLoopGroup,
@@ -33,27 +34,31 @@ public final class ResolverUpstream: Upstream {
         health: UpstreamHealth.Settings = UpstreamHealth.Settings(),
         httpGET: Bool = false,
         padsQueries: Bool = false,
+        authentication: UpstreamAuthentication = UpstreamAuthentication(),
         logger: Logger
     ) throws {
         self.address = address
         self.padsQueries = padsQueries
+        if address.transport.usesTLS, authentication.profile == .opportunistic {
+            logger.warning("upstream is not authenticated (opportunistic profile): encrypted, but open to an active attacker",
+                           metadata: ["upstream": "\(address)"])
+        }
         let statistics = statistics ?? UpstreamStatistics(name: address.description)
         self.statistics = statistics
         self.health = UpstreamHealth(name: address.description, settings: health, logger: logger)
         let connector: any UpstreamConnector
         switch address.transport {
         case .tls:
-            connector = StreamConnector(address: address, sslContext: try NIOSSLContext(configuration: tlsConfiguration),
-                                        options: options, statistics: statistics)
+            connector = StreamConnector(
+                address: address, sslContext: try Self.sslContext(tlsConfiguration, authentication, alpn: "dot"),
+                options: options, statistics: statistics, pins: authentication.pins)
             self.tcpFallback = nil
         case .https:
-            var configuration = tlsConfiguration
-            configuration.applicationProtocols = ["h2"]
             let port = address.port == 443 ? "" : ":\(address.port)"
             let authority = (address.tlsName ?? (address.host.contains(":") ? "[\(address.host)]" : address.host)) + port
             connector = StreamConnector(
-                address: address, sslContext: try NIOSSLContext(configuration: configuration), options: options,
-                statistics: statistics,
+                address: address, sslContext: try Self.sslContext(tlsConfiguration, authentication, alpn: "h2"),
+                options: options, statistics: statistics, pins: authentication.pins,
                 http2: DoHMultiplexer.Request(authority: authority, path: address.path, usesGET: httpGET))
             self.tcpFallback = nil
         case .tcp:
@@ -83,6 +88,15 @@ public final class ResolverUpstream: Upstream {
     }
 
     public var description: String { self.address.description }
+
+    /// The TLS context of an encrypted upstream: certificate checks as `authentication` says, ALPN `alpn`.
+    private static func sslContext(_ base: TLSConfiguration, _ authentication: UpstreamAuthentication,
+                                   alpn: String) throws -> NIOSSLContext {
+        var configuration = base
+        configuration.applicationProtocols = [alpn]
+        if !authentication.checksCertificates { configuration.certificateVerification = .none }
+        return try NIOSSLContext(configuration: configuration)
+    }
 
     public var resolvers: [ResolverUpstream] { [self] }
 

@@ -4,6 +4,8 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import NIOHTTP2
+import Crypto
+import Foundation
 
 /// Opens one connection to an upstream on a given event loop. The returned channel's pipeline ends in a
 /// ``QueryCarrier`` and is ready for queries: for TLS, only once the handshake, certificate checks included, has
@@ -60,6 +62,8 @@ struct StreamConnector: UpstreamConnector {
     let sslContext: NIOSSLContext?
     let options: UpstreamConnectionOptions
     let statistics: UpstreamStatistics
+    /// SHA-256 digests of the public keys the server may present; empty for no pinning.
+    var pins: [[UInt8]] = []
     /// For DoH: the requests' fixed parts; nil for DNS framing (RFC 7766) on the stream.
     var http2: DoHMultiplexer.Request? = nil
 
@@ -75,6 +79,7 @@ struct StreamConnector: UpstreamConnector {
         let handshake = self.sslContext.map { _ in eventLoop.makePromise(of: Void.self) }
         let sslContext = self.sslContext
         let http2 = self.http2
+        let pins = self.pins
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(options.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -85,7 +90,8 @@ struct StreamConnector: UpstreamConnector {
                     if let sslContext, let handshake {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: address.tlsName))
                         try sync.addHandler(TLSHandshakeObserver(promise: handshake,
-                                                                 requiredProtocol: http2 == nil ? nil : "h2"))
+                                                                 requiredProtocol: http2 == nil ? nil : "h2",
+                                                                 pins: pins))
                     }
                     if let http2 {
                         try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [
@@ -154,32 +160,47 @@ final class DatagramPayloadUnwrapper: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// Completes a promise when the TLS handshake succeeds (with `requiredProtocol` negotiated by ALPN, if given),
-/// and fails it if the connection errors or closes first.
+/// Completes a promise when the TLS handshake succeeds (with `requiredProtocol` negotiated by ALPN, if given, and
+/// a public key matching one of `pins`, if any), and fails it if the connection errors or closes first.
 final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let promise: EventLoopPromise<Void>
     private let requiredProtocol: String?
+    private let pins: [[UInt8]]
 
-    init(promise: EventLoopPromise<Void>, requiredProtocol: String? = nil) {
+    init(promise: EventLoopPromise<Void>, requiredProtocol: String? = nil, pins: [[UInt8]] = []) {
         self.promise = promise
         self.requiredProtocol = requiredProtocol
+        self.pins = pins
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
-            if let required = self.requiredProtocol, negotiated != required {
-                self.promise.fail(UpstreamError.tlsFailed(
-                    context.channel.remoteAddress?.description ?? "upstream",
-                    reason: "the server did not agree to ALPN \(required) (negotiated \(negotiated ?? "nothing"))"))
+            if let reason = self.refusal(negotiated: negotiated, context: context) {
+                self.promise.fail(UpstreamError.tlsFailed(context.channel.remoteAddress?.description ?? "upstream",
+                                                          reason: reason))
                 context.close(promise: nil)
                 return
             }
             self.promise.succeed(())
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Why the completed handshake is not good enough, or nil.
+    private func refusal(negotiated: String?, context: ChannelHandlerContext) -> String? {
+        if let required = self.requiredProtocol, negotiated != required {
+            return "the server did not agree to ALPN \(required) (negotiated \(negotiated ?? "nothing"))"
+        }
+        guard !self.pins.isEmpty else { return nil }
+        guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
+            let spki = try? handler.peerCertificate?.extractPublicKey().toSPKIBytes()
+        else { return "no server public key to check the pins against" }
+        let digest = Array(SHA256.hash(data: spki))
+        return self.pins.contains(digest) ? nil
+            : "the server's public key (pin_sha256=\(Data(digest).base64EncodedString())) matches no configured pin"
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One configured upstream: its URL and its options, written after the URL as `key=value` words:
 /// `tls://9.9.9.9#dns.quad9.net weight=3`.
 public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
@@ -9,16 +11,21 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
     /// Whether queries are padded (RFC 7830, 128-octet blocks per RFC 8467): `padding=on|off`, on by default for
     /// the encrypted transports, where it hides the length of the name asked.
     public var padsQueries: Bool
+    /// For TLS and DoH: `profile=strict|opportunistic`, `pin_sha256=BASE64` (repeatable) and `ca=off` (pins
+    /// instead of the certificate chain).
+    public var authentication: UpstreamAuthentication
 
-    public init(address: UpstreamAddress, weight: Int = 1, usesGET: Bool = false, padsQueries: Bool? = nil) {
+    public init(address: UpstreamAddress, weight: Int = 1, usesGET: Bool = false, padsQueries: Bool? = nil,
+                authentication: UpstreamAuthentication = UpstreamAuthentication()) {
         self.address = address
         self.weight = weight
         self.usesGET = usesGET
         self.padsQueries = padsQueries ?? address.transport.usesTLS
+        self.authentication = authentication
     }
 
     /// The option names an upstream accepts after its URL.
-    public static let optionNames = ["weight", "method", "padding"]
+    public static let optionNames = ["weight", "method", "padding", "profile", "pin_sha256", "ca"]
 
     /// Parses `URL [key=value ...]`.
     public init(parsing text: String) throws(UpstreamAddressError) {
@@ -47,10 +54,21 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
                     throw UpstreamAddressError(text, "padding=on or padding=off")
                 }
                 self.padsQueries = value.lowercased() == "on"
+            case "profile", "pin_sha256", "ca":
+                guard self.address.transport.usesTLS else {
+                    throw UpstreamAddressError(text, "\(key)= is for tls:// and https:// upstreams only")
+                }
+                try self.authentication.apply(key, value, in: text)
             default:
                 throw UpstreamAddressError(
                     text, "unknown option '\(key)' (allowed: \(Self.optionNames.joined(separator: ", ")))")
             }
+        }
+        if !self.authentication.verifiesChain, self.authentication.pins.isEmpty {
+            throw UpstreamAddressError(text, "ca=off needs at least one pin_sha256")
+        }
+        if self.authentication.profile == .opportunistic, !self.authentication.pins.isEmpty {
+            throw UpstreamAddressError(text, "pins need the strict profile")
         }
     }
 
@@ -59,6 +77,9 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
         if self.weight != 1 { text += " weight=\(self.weight)" }
         if self.usesGET { text += " method=get" }
         if self.padsQueries != self.address.transport.usesTLS { text += " padding=\(self.padsQueries ? "on" : "off")" }
+        if self.authentication.profile == .opportunistic { text += " profile=opportunistic" }
+        for pin in self.authentication.pins { text += " pin_sha256=" + Data(pin).base64EncodedString() }
+        if !self.authentication.verifiesChain { text += " ca=off" }
         return text
     }
 }

@@ -38,13 +38,29 @@ import Testing
         }
     }
 
+    private static let pin = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+    @Test func authenticationOptions() throws {
+        let spec = try UpstreamSpec(parsing: "tls://1.2.3.4#a.test pin_sha256=\(Self.pin) ca=off padding=off")
+        #expect(spec.authentication.pins.first?.count == 32)
+        #expect(!spec.authentication.verifiesChain)
+        #expect(!spec.padsQueries)
+        #expect(spec.description == "tls://1.2.3.4:853#a.test padding=off pin_sha256=\(Self.pin) ca=off")
+        #expect(try UpstreamSpec(parsing: "https://doh.example").authentication == UpstreamAuthentication())
+    }
+
     @Test func optionsFollowTheURL() throws {
         let spec = try UpstreamSpec(parsing: "https://doh.example/dns-query  weight=3 method=GET")
         #expect(spec.weight == 3)
         #expect(spec.usesGET)
         #expect(spec.description == "https://doh.example:443/dns-query#doh.example weight=3 method=get")
         for (text, reason) in [("udp://1.2.3.4 weight=0", "from 1 to 1000"), ("udp://1.2.3.4 method=get", "https"),
-                               ("udp://1.2.3.4 colour=red", "unknown option"), ("udp://1.2.3.4 weight", "key=value")] {
+                               ("udp://1.2.3.4 colour=red", "unknown option"), ("udp://1.2.3.4 weight", "key=value"),
+                               ("udp://1.2.3.4 profile=opportunistic", "tls:// and https://"),
+                               ("tls://1.2.3.4#a.test pin_sha256=abc", "SHA-256"),
+                               ("tls://1.2.3.4#a.test ca=off", "needs at least one pin_sha256"),
+                               ("tls://1.2.3.4#a.test profile=lax", "profile=strict or profile=opportunistic"),
+                               ("tls://1.2.3.4#a.test profile=opportunistic pin_sha256=\(Self.pin)", "strict profile")] {
             #expect { try UpstreamSpec(parsing: text) } throws: { "\($0)".contains(reason) }
         }
     }
