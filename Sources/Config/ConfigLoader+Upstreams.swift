@@ -8,8 +8,20 @@ extension ConfigLoader {
         "upstreams", "tls.ca_files", "upstream.attempt_timeout", "upstream.connect_timeout", "upstream.idle_timeout",
         "upstream.connections_per_thread", "upstream.max_in_flight", "upstream.policy", "upstream.hedging",
         "upstream.health.max_failures", "upstream.health.backoff", "upstream.health.check_interval",
-        "upstream.health.check_query",
+        "upstream.health.check_query", "bootstrap",
     ]
+
+    /// Plain-DNS servers that resolve upstream host names: IP literals only, UDP or TCP.
+    static func bootstrapServers(_ values: ConfigValues) throws -> [UpstreamAddress] {
+        try values.list("bootstrap", default: [], allowEmpty: true).map { text in
+            guard let address = try? UpstreamAddress(parsing: text), address.hostIsIPLiteral,
+                address.transport == .udp || address.transport == .tcp
+            else {
+                throw ConfigError(key: "bootstrap", value: text, allowed: "udp://IP[:port] or tcp://IP[:port]")
+            }
+            return address
+        }
+    }
 
     static func upstreams(_ values: ConfigValues) throws -> [UpstreamSpec] {
         try values.list("upstreams", default: DNSGateConfig.defaultUpstreams).map { text in

@@ -52,6 +52,9 @@ public enum ConfigLoader {
         if !overrides.upstreams.isEmpty {
             values["upstreams"] = ConfigValue(.stringArray(overrides.upstreams), isSecret: false)
         }
+        if !overrides.bootstrap.isEmpty {
+            values["bootstrap"] = ConfigValue(.stringArray(overrides.bootstrap), isSecret: false)
+        }
         if let policy = overrides.upstreamPolicy {
             values["upstream.policy"] = ConfigValue(.string(policy), isSecret: false)
         }
@@ -81,6 +84,7 @@ public enum ConfigLoader {
             listen: try Self.listenAddresses(values),
             upstreams: try Self.upstreams(values),
             upstreamSelection: try Self.upstreamSelection(values),
+            bootstrap: try Self.bootstrapServers(values),
             forwarding: try Self.forwardingRules(values),
             caFiles: try values.list("tls.ca_files", default: [], allowEmpty: true),
             queryTimeout: try values.duration("timeouts.query", default: .seconds(5)),

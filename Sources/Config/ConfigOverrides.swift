@@ -5,6 +5,8 @@ public struct ConfigOverrides: Sendable {
     public var upstreams: [String]
     /// `--upstream-policy`: the default group's selection policy.
     public var upstreamPolicy: String?
+    /// `--bootstrap`: servers that resolve upstream host names.
+    public var bootstrap: [String]
     public var caFiles: [String]
     public var logLevel: String?
     /// `--admin-listen`: an address, or `off`.
@@ -16,6 +18,7 @@ public struct ConfigOverrides: Sendable {
         listen: [String] = [],
         upstreams: [String] = [],
         upstreamPolicy: String? = nil,
+        bootstrap: [String] = [],
         caFiles: [String] = [],
         logLevel: String? = nil,
         adminListen: String? = nil,
@@ -27,6 +30,7 @@ public struct ConfigOverrides: Sendable {
         self.listen = listen
         self.upstreams = upstreams
         self.upstreamPolicy = upstreamPolicy
+        self.bootstrap = bootstrap
         self.caFiles = caFiles
         self.logLevel = logLevel
     }

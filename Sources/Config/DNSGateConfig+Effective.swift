@@ -22,6 +22,7 @@ extension DNSGateConfig {
             "upstream.idle_timeout": Self.text(self.upstreamIdleTimeout),
             "upstream.connections_per_thread": "\(self.upstreamConnectionsPerThread)",
             "upstream.max_in_flight": "\(self.upstreamMaxInFlight)",
+            "bootstrap": self.bootstrap.isEmpty ? "system resolver" : self.bootstrap.map(\.description).joined(separator: ", "),
             "forward": self.forwarding.isEmpty ? "none" : self.forwarding.map(\.description).joined(separator: ", "),
             "upstream.policy": "\(self.upstreamSelection.policy)",
             "upstream.hedging": "\(self.upstreamSelection.hedging)",

@@ -21,6 +21,8 @@ public struct DNSGateConfig: Sendable {
     public var upstreams: [UpstreamSpec]
     /// How the default group picks among them and tracks their health.
     public var upstreamSelection: UpstreamSelectionSettings
+    /// Plain-DNS servers that resolve upstream host names (`bootstrap`); empty: the system resolver.
+    public var bootstrap: [UpstreamAddress]
     /// Domains whose queries go to upstreams of their own (`forward`).
     public var forwarding: [ForwardingRule]
     /// PEM files with extra trust anchors for DoT upstreams, added to the system's.

@@ -148,22 +148,46 @@ public struct DNSGateService: Service, CustomStringConvertible {
             idleTimeout: config.upstreamIdleTimeout,
             maxInFlight: config.upstreamMaxInFlight)
         let selection = config.upstreamSelection
+        let bootstrap = try Self.makeBootstrap(config, group: group, options: options, logger: logger)
         func makeGroup(_ specs: [UpstreamSpec], policy: SelectionPolicy) throws -> UpstreamGroup {
             let upstreams = try specs.map { spec in
                 try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
                                      connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
                                      httpGET: spec.usesGET, padsQueries: spec.padsQueries,
-                                     authentication: spec.authentication, logger: logger)
+                                     authentication: spec.authentication, bootstrap: bootstrap, logger: logger)
             }
             return UpstreamGroup(members: upstreams, policy: policy, weights: specs.map(\.weight),
                                  attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,
-                                 healthCheck: selection.check, eventLoop: group.next())
+                                 healthCheck: selection.check, bootstrap: bootstrap, eventLoop: group.next())
         }
         let fallback = try makeGroup(config.upstreams, policy: selection.policy)
         guard !config.forwarding.isEmpty else { return fallback }
         var rules: [DNSName: any Upstream] = [:]
         for rule in config.forwarding { rules[rule.domain] = try makeGroup(rule.upstreams, policy: rule.policy) }
         return ConditionalUpstream(rules: rules, fallback: fallback)
+    }
+}
+
+extension DNSGateService {
+    /// The resolver of upstream host names through the `bootstrap` servers, or nil when there are none (or no
+    /// upstream is given by name).
+    static func makeBootstrap(_ config: DNSGateConfig, group: any EventLoopGroup, options: UpstreamConnectionOptions,
+                              logger: Logger) throws -> BootstrapResolver? {
+        let named = (config.upstreams + config.forwarding.flatMap(\.upstreams)).filter { !$0.address.hostIsIPLiteral }
+        guard !named.isEmpty else { return nil }
+        guard !config.bootstrap.isEmpty else {
+            logger.notice("upstream host names are resolved by the system resolver; set bootstrap if that is dnsgate itself",
+                          metadata: ["upstreams": "\(named.map(\.address.host).joined(separator: ", "))"])
+            return nil
+        }
+        let servers = try config.bootstrap.map {
+            try ResolverUpstream(address: $0, group: group, tlsConfiguration: .makeClientConfiguration(),
+                                 options: options, logger: logger)
+        }
+        return BootstrapResolver(servers: UpstreamGroup(members: servers, policy: .sequential,
+                                                        attemptTimeout: config.upstreamAttemptTimeout,
+                                                        eventLoop: group.next()),
+                                 timeout: config.upstreamAttemptTimeout * Int64(servers.count))
     }
 }
 

@@ -24,6 +24,7 @@ public final class ResolverUpstream: Upstream {
     ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
     ///   - padsQueries: whether queries are padded (and the padding taken out of answers again).
     ///   - authentication: for TLS and DoH, how the server is authenticated.
+    ///   - bootstrap: where the upstream's host name is resolved (nil: the system resolver).
     public init(
         address: UpstreamAddress,
         group: any EventLoopGroup,
@@ -35,6 +36,7 @@ public final class ResolverUpstream: Upstream {
         httpGET: Bool = false,
         padsQueries: Bool = false,
         authentication: UpstreamAuthentication = UpstreamAuthentication(),
+        bootstrap: BootstrapResolver? = nil,
         logger: Logger
     ) throws {
         self.address = address
@@ -51,25 +53,27 @@ public final class ResolverUpstream: Upstream {
         case .tls:
             connector = StreamConnector(
                 address: address, sslContext: try Self.sslContext(tlsConfiguration, authentication, alpn: "dot"),
-                options: options, statistics: statistics, pins: authentication.pins)
+                options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap)
             self.tcpFallback = nil
         case .https:
             let port = address.port == 443 ? "" : ":\(address.port)"
             let authority = (address.tlsName ?? (address.host.contains(":") ? "[\(address.host)]" : address.host)) + port
             connector = StreamConnector(
                 address: address, sslContext: try Self.sslContext(tlsConfiguration, authentication, alpn: "h2"),
-                options: options, statistics: statistics, pins: authentication.pins,
+                options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap,
                 http2: DoHMultiplexer.Request(authority: authority, path: address.path, usesGET: httpGET))
             self.tcpFallback = nil
         case .tcp:
-            connector = StreamConnector(address: address, sslContext: nil, options: options, statistics: statistics)
+            connector = StreamConnector(address: address, sslContext: nil, options: options, statistics: statistics,
+                                        resolver: bootstrap)
             self.tcpFallback = nil
         case .udp:
-            connector = DatagramConnector(address: address, options: options, statistics: statistics)
+            connector = DatagramConnector(address: address, options: options, statistics: statistics,
+                                          resolver: bootstrap)
             self.tcpFallback = try ResolverUpstream(
                 address: UpstreamAddress(transport: .tcp, host: address.host, port: address.port),
                 group: group, tlsConfiguration: tlsConfiguration, options: options, connectionsPerLoop: 1,
-                statistics: statistics, logger: logger)
+                statistics: statistics, bootstrap: bootstrap, logger: logger)
         }
         var slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]] = [:]
         var anyLoop: (any EventLoop)? = nil

@@ -64,6 +64,8 @@ struct StreamConnector: UpstreamConnector {
     let statistics: UpstreamStatistics
     /// SHA-256 digests of the public keys the server may present; empty for no pinning.
     var pins: [[UInt8]] = []
+    /// Where a host name is resolved, or nil for the system resolver.
+    var resolver: BootstrapResolver? = nil
     /// For DoH: the requests' fixed parts; nil for DNS framing (RFC 7766) on the stream.
     var http2: DoHMultiplexer.Request? = nil
 
@@ -109,7 +111,9 @@ struct StreamConnector: UpstreamConnector {
                                                             upstreamName: address.description, statistics: statistics))
                 }
             }
-        let connected = bootstrap.connect(host: address.host, port: address.port)
+        let connected = address.connect(resolver: self.resolver, on: eventLoop,
+                                        byName: { bootstrap.connect(host: $0, port: $1) },
+                                        byAddress: { bootstrap.connect(to: $0) })
         guard let handshake else { return connected }
         connected.cascadeFailure(to: handshake)
         let timer = eventLoop.scheduleTask(in: options.connectTimeout) {
@@ -130,12 +134,14 @@ struct DatagramConnector: UpstreamConnector {
     let address: UpstreamAddress
     let options: UpstreamConnectionOptions
     let statistics: UpstreamStatistics
+    /// Where a host name is resolved, or nil for the system resolver.
+    var resolver: BootstrapResolver? = nil
 
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
         let address = self.address
         let options = self.options
         let statistics = self.statistics
-        return DatagramBootstrap(group: eventLoop)
+        let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.recvAllocator, value: DatagramSize.wholeDatagrams)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -146,7 +152,9 @@ struct DatagramConnector: UpstreamConnector {
                                                             upstreamName: address.description, statistics: statistics))
                 }
             }
-            .connect(host: address.host, port: address.port)
+        return address.connect(resolver: self.resolver, on: eventLoop,
+                               byName: { bootstrap.connect(host: $0, port: $1) },
+                               byAddress: { bootstrap.connect(to: $0) })
     }
 }
 

@@ -21,13 +21,17 @@ public final class UpstreamGroup: Upstream {
     private let order: SelectionOrder
     private let ticks = ManagedAtomic<Int>(0)
     private let checker: UpstreamHealthChecker?
+    /// Resolves the members' host names; shut down with the group.
+    private let bootstrap: BootstrapResolver?
 
     /// - Parameters:
     ///   - weights: one per member, at least 1 (used by `weighted`); nil means 1 each.
     ///   - healthCheck: active probes of every member, sent from `eventLoop`, or nil for passive health only.
+    ///   - bootstrap: the resolver the members' host names go through, to be shut down with the group.
     public init(members: [ResolverUpstream], policy: SelectionPolicy, weights: [Int]? = nil,
                 attemptTimeout: TimeAmount, hedging: Bool = false, healthCheck: HealthCheck? = nil,
-                eventLoop: any EventLoop) {
+                bootstrap: BootstrapResolver? = nil, eventLoop: any EventLoop) {
+        self.bootstrap = bootstrap
         precondition(!members.isEmpty, "UpstreamGroup needs at least one upstream")
         self.members = members
         self.policy = policy
@@ -97,5 +101,6 @@ public final class UpstreamGroup: Upstream {
     public func shutdown() async {
         self.checker?.stop()
         for member in self.members { await member.shutdown() }
+        await self.bootstrap?.shutdown()
     }
 }

@@ -29,6 +29,9 @@ struct ConfigOptions: ParsableArguments, Sendable {
             help: "How queries are spread over the upstreams: sequential (default), round_robin, random, weighted or fastest.")
     var upstreamPolicy: String?
 
+    @Option(name: .long, help: "Plain-DNS server that resolves upstream host names: udp://IP[:port] or tcp://IP[:port] (repeatable; default: the system resolver).")
+    var bootstrap: [String] = []
+
     @Option(name: .customLong("ca-file"), help: "PEM file of extra trust anchors for DoT upstreams (repeatable).")
     var caFile: [String] = []
 
@@ -44,7 +47,7 @@ struct ConfigOptions: ParsableArguments, Sendable {
 
     func load() async throws -> DNSGateConfig {
         try await ConfigLoader.load(overrides: ConfigOverrides(
-            configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy,
+            configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy, bootstrap: self.bootstrap,
             caFiles: self.caFile,
             logLevel: self.logLevel, adminListen: self.adminListen, adminTokenFile: self.adminTokenFile))
     }

@@ -132,9 +132,27 @@ extension IntegrationSuite {
             #expect(try Kdig.query("elsewhere.example.net", port: Self.port, timeout: 8)?.status == "SERVFAIL")
         }
 
-        private func startDNSGateOnOtherPort(upstream: String) throws -> Daemon {
+        @Test func upstreamHostNamesAreResolvedThroughTheBootstrapServers() throws {
+            // The system resolver cannot know this name: only the bootstrap server (knot) can.
+            let upstream = "tls://dot-by-name.\(TestUpstream.zone.dropLast()):\(TestUpstream.tlsPort)#\(TestUpstream.tlsName)"
+            let dnsgate = try self.startDNSGate(upstreams: [upstream],
+                                                extra: ["--bootstrap", "udp://127.0.0.1:\(TestUpstream.knotPort)"])
+            defer { dnsgate.stop() }
+            for index in 0..<6 {
+                let reply = try Kdig.query(String(format: "h%06d.", 700 + index) + TestUpstream.zone, port: Self.port,
+                                           options: index % 2 == 0 ? [] : ["+tcp"], timeout: 8)
+                #expect(reply?.answers.count == 1, "\(dnsgate.log)")
+            }
+            let unknown = try self.startDNSGateOnOtherPort(
+                upstream: "tls://nowhere-by-name.\(TestUpstream.zone.dropLast())#\(TestUpstream.tlsName)",
+                extra: ["--bootstrap", "udp://127.0.0.1:\(TestUpstream.knotPort)"])
+            defer { unknown.stop() }
+            #expect(try Kdig.query("h000710." + TestUpstream.zone, port: Self.port + 1, timeout: 8)?.status == "SERVFAIL")
+        }
+
+        private func startDNSGateOnOtherPort(upstream: String, extra: [String] = []) throws -> Daemon {
             try DNSGateBinary.start(port: Self.port + 1, arguments: ["--listen", "127.0.0.1:\(Self.port + 1)",
-                                                                     "--upstream", upstream], name: "dnsgate-tcp")
+                                                                     "--upstream", upstream] + extra, name: "dnsgate-tcp")
         }
     }
 }

@@ -125,6 +125,9 @@ final class TestUpstream: @unchecked Sendable {
             c3      CNAME h000000
             *.wild  A     198.19.255.3
             short 1 A     198.19.255.2
+            ; The DoT terminator by name, for bootstrap tests: nothing listens on 127.0.0.9, so only 127.0.0.1 works.
+            dot-by-name A 127.0.0.9
+            dot-by-name A 127.0.0.1
             ; Hosts inside the fake-IP test's own network namespaces, never contacted from anywhere else.
             echo    A     10.77.2.2
             blocked A     10.77.2.2
