@@ -5,7 +5,7 @@
 #   dnsdist-doh  :15302  dnsdist forwarding to the same DoH backend (outgoing DoH), packet cache as in peers.sh
 #   + the TLS peers of peers.sh (unbound, dnsdist over DoT, kresd; PEERS to choose)
 # Everything on 127.0.0.1, stopped on exit.
-#   scripts/bench-doh.sh                  (SCENARIOS="udp-miss tcp-miss" ROUNDS=1 by default)
+#   scripts/bench-doh.sh                  (SCENARIOS="udp-miss tcp-miss" ROUNDS=1 by default; PEERS= for none)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
@@ -13,7 +13,7 @@ bench=${BENCH_DIR:-$root/../shared/bench}
 binary=$root/.build/release/dnsgate
 [[ -x $binary ]] || die "build first: swift build -c release --product dnsgate"
 dir=$(mktemp -d /tmp/dnsgate-bench-doh.XXXXXX)
-export PEERS=${PEERS:-"unbound dnsdist kresd"}
+export PEERS=${PEERS-"unbound dnsdist kresd"}
 cleanup() {
     for name in dnsgate-doh dnsgate-dot dnsdist-doh; do stop_daemon "$dir" "$name" || true; done
     "$bench/peers.sh" stop "$dir" >/dev/null 2>&1 || true

@@ -100,11 +100,11 @@ int clinuxnet_udp_batch_queue(struct clinuxnet_udp_batch *batch, const void *dat
     return 0;
 }
 
-unsigned clinuxnet_udp_batch_flush(int descriptor, struct clinuxnet_udp_batch *batch) {
+unsigned clinuxnet_udp_batch_flush(int descriptor, struct clinuxnet_udp_batch *batch, int flags) {
     unsigned sent = 0, failed = 0;
     while (sent + failed < batch->queued) {
         unsigned first = sent + failed;
-        int count = sendmmsg(descriptor, batch->outgoing + first, batch->queued - first, 0);
+        int count = sendmmsg(descriptor, batch->outgoing + first, batch->queued - first, flags);
         if (count > 0) {
             sent += (unsigned)count;
         } else if (count < 0 && errno == EINTR) {

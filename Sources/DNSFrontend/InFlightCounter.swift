@@ -6,5 +6,6 @@ final class InFlightCounter: Sendable {
 
     func add(_ queries: Int) { self.count.wrappingIncrement(by: queries, ordering: .relaxed) }
     func decrement() { self.count.wrappingDecrement(ordering: .relaxed) }
+    func subtract(_ queries: Int) { self.count.wrappingDecrement(by: queries, ordering: .relaxed) }
     var value: Int { self.count.load(ordering: .relaxed) }
 }

@@ -67,6 +67,18 @@ final class UDPListenerSocket: Sendable {
         }
     }
 
+    /// Sends the datagrams queued in `batch` without blocking (an event loop calls this), in one `sendmmsg`;
+    /// dropped like any UDP datagram when the socket buffer is full or the socket is closed.
+    func flush(_ batch: OpaquePointer) {
+        self.descriptor.withLockedValue { descriptor in
+            guard descriptor >= 0 else {
+                clinuxnet_udp_batch_flush(-1, batch, 0)
+                return
+            }
+            _ = clinuxnet_udp_batch_flush(descriptor, batch, Int32(MSG_DONTWAIT))
+        }
+    }
+
     /// Wakes a reader blocked in `recvmmsg`, which then returns 0; sending still works.
     func shutdownReceiving() {
         self.descriptor.withLockedValue { descriptor in

@@ -10,13 +10,17 @@ import Glibc
 
 /// One UDP socket of a listen address and the thread that serves it: `recvmmsg` takes up to
 /// ``DNSFrontend/vectorReadCount`` datagrams per call, immediate answers (cache hits, error replies) are made on
-/// the thread and leave in one `sendmmsg`, and the rest go to the paired event loop in one hand-over per batch.
+/// the thread and leave in one `sendmmsg`, and the rest go to the paired event loop in one hand-over per batch, where
+/// their answers leave together too (``UDPAnswerBatch``).
 /// No event loop, channel pipeline or per-datagram address text sits on the cache-hit path.
 final class UDPQueryListener: Sendable {
     let socket: UDPListenerSocket
     private let responder: UDPQueryResponder
     private let eventLoop: any EventLoop
     private let inFlight: InFlightCounter
+    /// Where the event loop's answers gather; nil when its buffers could not be allocated (answers then leave one
+    /// at a time).
+    private let answers: NIOLoopBoundBox<UDPAnswerBatch?>
     private let stopping = ManagedAtomic(false)
     private let readerDone = ManagedAtomic(false)
 
@@ -26,6 +30,8 @@ final class UDPQueryListener: Sendable {
         self.responder = responder
         self.eventLoop = eventLoop
         self.inFlight = inFlight
+        self.answers = NIOLoopBoundBox.makeBoxSendingValue(
+            UDPAnswerBatch(socket: socket, eventLoop: eventLoop, inFlight: inFlight), eventLoop: eventLoop)
     }
 
     /// Starts the reader thread.
@@ -103,17 +109,22 @@ final class UDPQueryListener: Sendable {
                 later.append((request, client))
             }
         }
-        _ = clinuxnet_udp_batch_flush(descriptor, batch)
+        _ = clinuxnet_udp_batch_flush(descriptor, batch, 0)
         guard !later.isEmpty else { return }
         self.inFlight.add(later.count)
         let responder = self.responder
         let socket = self.socket
         let inFlight = self.inFlight
+        let answers = self.answers
         self.eventLoop.execute { [eventLoop, later] in
             for (request, client) in later {
                 responder.answer(request, on: eventLoop) { answer in
-                    socket.send(answer, to: client)
-                    inFlight.decrement()
+                    if let batch = answers.value {
+                        batch.send(answer, to: client)
+                    } else {
+                        socket.send(answer, to: client)
+                        inFlight.decrement()
+                    }
                 }
             }
         }

@@ -39,9 +39,9 @@ const struct sockaddr *clinuxnet_udp_batch_source(const struct clinuxnet_udp_bat
 int clinuxnet_udp_batch_queue(struct clinuxnet_udp_batch *batch, const void *data, size_t length,
                               const struct sockaddr *destination, socklen_t destination_length);
 
-/// Sends every queued datagram (`sendmmsg`, repeated after partial sends; a datagram the kernel refuses is
-/// skipped) and empties the send area. Returns the number of datagrams that could not be sent.
-unsigned clinuxnet_udp_batch_flush(int descriptor, struct clinuxnet_udp_batch *batch);
+/// Sends every queued datagram (`sendmmsg` with `flags`: MSG_DONTWAIT for a caller that must not block),
+/// repeated after partial sends; a datagram the kernel refuses is skipped) and empties the send area. Returns the number of datagrams that could not be sent.
+unsigned clinuxnet_udp_batch_flush(int descriptor, struct clinuxnet_udp_batch *batch, int flags);
 
 
 /// A UDP socket for a TPROXY listener: IP_TRANSPARENT (IPV6_TRANSPARENT), SO_REUSEADDR and
