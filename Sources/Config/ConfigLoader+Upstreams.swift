@@ -6,7 +6,7 @@ import NIOCore
 extension ConfigLoader {
     static let upstreamKeys = [
         "upstreams", "tls.ca_files", "upstream.attempt_timeout", "upstream.connect_timeout", "upstream.idle_timeout",
-        "upstream.connections_per_thread", "upstream.max_in_flight", "upstream.policy", "upstream.hedging",
+        "upstream.connections_per_thread", "upstream.queries_per_connection", "upstream.max_in_flight", "upstream.policy", "upstream.hedging",
         "upstream.health.max_failures", "upstream.health.backoff", "upstream.health.check_interval",
         "upstream.health.check_query", "bootstrap",
     ]

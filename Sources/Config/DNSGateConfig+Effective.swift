@@ -21,6 +21,7 @@ extension DNSGateConfig {
             "upstream.connect_timeout": Self.text(self.upstreamConnectTimeout),
             "upstream.idle_timeout": Self.text(self.upstreamIdleTimeout),
             "upstream.connections_per_thread": "\(self.upstreamConnectionsPerThread)",
+            "upstream.queries_per_connection": "\(self.upstreamQueriesPerConnection)",
             "upstream.max_in_flight": "\(self.upstreamMaxInFlight)",
             "bootstrap": self.bootstrap.isEmpty ? "system resolver" : self.bootstrap.map(\.description).joined(separator: ", "),
             "forward": self.forwarding.isEmpty ? "none" : self.forwarding.map(\.description).joined(separator: ", "),

@@ -33,8 +33,10 @@ public struct DNSGateConfig: Sendable {
     public var upstreamAttemptTimeout: TimeAmount
     public var upstreamConnectTimeout: TimeAmount
     public var upstreamIdleTimeout: TimeAmount
-    /// Connections per upstream per thread.
+    /// Connections per upstream per thread at most.
     public var upstreamConnectionsPerThread: Int
+    /// Queries in flight on a connection from which the thread's next connection to the upstream is used.
+    public var upstreamQueriesPerConnection: Int
     /// Queries in flight per upstream connection.
     public var upstreamMaxInFlight: Int
     public var tcpIdleTimeout: TimeAmount

@@ -15,11 +15,12 @@ import TransparentProxy
 /// rejected with one log line, and the running configuration stays.
 actor ConfigurationReloader {
     /// Keys (or key prefixes, ending in a dot) a reload applies.
-    static let reloadable = ["listen", "upstreams", "forward", "bootstrap", "tls.ca_files", "upstream.", "timeouts.query", "log.level",
-                             "cache.max_size", "cache.min_ttl", "cache.max_ttl", "cache.max_negative_ttl",
-                             "cache.servfail_ttl", "cache.serve_stale_max", "cache.stale_ttl", "cache.prefetch",
-                             "cache.redis_timeout", "fakeip.ttl", "fakeip.exclude", "fakeip.resolve_first",
-                             "fakeip.reject", "fakeip.socks5.domains", "tun.addresses"]
+    static let reloadable = [
+        "listen", "upstreams", "forward", "bootstrap", "tls.ca_files", "upstream.", "timeouts.query", "log.level",
+        "cache.max_size", "cache.min_ttl", "cache.max_ttl", "cache.max_negative_ttl", "cache.servfail_ttl",
+        "cache.serve_stale_max", "cache.stale_ttl", "cache.stale_answer_timeout", "cache.prefetch", "cache.redis_timeout",
+        "fakeip.ttl", "fakeip.exclude", "fakeip.resolve_first", "fakeip.reject", "fakeip.socks5.domains", "tun.addresses",
+    ]
 
     /// The configuration in force, readable from anywhere.
     nonisolated let current: Mutex<DNSGateConfig>
@@ -45,7 +46,7 @@ actor ConfigurationReloader {
     /// Whether a change of `key` needs new upstreams (their list, forwarding rules, trust anchors or connection
     /// settings).
     static func concernsUpstreams(_ key: String) -> Bool {
-        key == "upstreams" || key == "forward" || key == "bootstrap" || key == "tls.ca_files" || key.hasPrefix("upstream.")
+        ["upstreams", "forward", "bootstrap", "tls.ca_files"].contains(key) || key.hasPrefix("upstream.")
     }
 
     static func isReloadable(_ key: String) -> Bool {

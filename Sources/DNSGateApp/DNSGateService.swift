@@ -146,7 +146,8 @@ public struct DNSGateService: Service, CustomStringConvertible {
         let options = UpstreamConnectionOptions(
             connectTimeout: config.upstreamConnectTimeout,
             idleTimeout: config.upstreamIdleTimeout,
-            maxInFlight: config.upstreamMaxInFlight)
+            maxInFlight: config.upstreamMaxInFlight,
+            spreadThreshold: config.upstreamQueriesPerConnection)
         let selection = config.upstreamSelection
         let bootstrap = try Self.makeBootstrap(config, group: group, options: options, logger: logger)
         func makeGroup(_ specs: [UpstreamSpec], policy: SelectionPolicy) throws -> UpstreamGroup {

@@ -17,10 +17,14 @@ public final class ResolverUpstream: Upstream {
     private let tcpFallback: ResolverUpstream?
     /// Whether queries are padded to 128-octet blocks (RFC 7830, RFC 8467).
     private let padsQueries: Bool
+    /// Queries in flight on a connection from which the next connection is used.
+    private let spreadThreshold: Int
 
     /// - Parameters:
     ///   - tlsConfiguration: used for `tls://` upstreams; its trust roots and minimum version apply.
-    ///   - connectionsPerLoop: how many connections each event loop keeps to this upstream.
+    ///   - connectionsPerLoop: how many connections each event loop may open to this upstream: the first carries
+    ///     queries until it has `options.spreadThreshold` in flight, then the next is used (opened on first use,
+    ///     closed again after the idle timeout), and so on; when all are that busy, the least busy takes the query.
     ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
     ///   - padsQueries: whether queries are padded (and the padding taken out of answers again).
     ///   - authentication: for TLS and DoH, how the server is authenticated.
@@ -88,6 +92,7 @@ public final class ResolverUpstream: Upstream {
             }
         }
         self.slots = slots
+        self.spreadThreshold = options.spreadThreshold
         self.anyLoop = anyLoop ?? group.next()
     }
 
@@ -128,8 +133,15 @@ public final class ResolverUpstream: Upstream {
         }
         let promise = eventLoop.makePromise(of: UpstreamAnswer.self)
         var chosen = boxes[0].value
-        for box in boxes.dropFirst() where box.value.inFlight < chosen.inFlight {
-            chosen = box.value
+        if chosen.inFlight >= self.spreadThreshold {
+            for box in boxes.dropFirst() {
+                let slot = box.value
+                if slot.inFlight < self.spreadThreshold {
+                    chosen = slot
+                    break
+                }
+                if slot.inFlight < chosen.inFlight { chosen = slot }
+            }
         }
         let statistics = self.statistics
         let health = self.health

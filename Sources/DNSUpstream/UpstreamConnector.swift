@@ -44,15 +44,21 @@ public struct UpstreamConnectionOptions: Sendable {
     public var idleTimeout: TimeAmount
     /// Queries in flight on one connection at most.
     public var maxInFlight: Int
+    /// Queries in flight on a connection from which the next query goes to (and if need be opens) the loop's next
+    /// connection to the upstream: servers work on a limited number of queries per connection, and queries
+    /// beyond it queue behind them.
+    public var spreadThreshold: Int
 
     public init(
         connectTimeout: TimeAmount = .seconds(3),
         idleTimeout: TimeAmount = .seconds(30),
-        maxInFlight: Int = 1000
+        maxInFlight: Int = 1000,
+        spreadThreshold: Int = 100
     ) {
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.maxInFlight = maxInFlight
+        self.spreadThreshold = spreadThreshold
     }
 }
 
