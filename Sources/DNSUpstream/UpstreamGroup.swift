@@ -53,17 +53,16 @@ public final class UpstreamGroup: Upstream {
 
     public func send(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         let now = NIODeadline.now()
-        let ordered = self.candidates(at: now)
+        let (ordered, anyAvailable) = self.candidates(at: now)
         var query = query
-        if !ordered[0].health.isAvailable(at: now) {
-            query.deadline = min(query.deadline, now + Self.unreachableBound)
-        }
+        if !anyAvailable { query.deadline = min(query.deadline, now + Self.unreachableBound) }
         return self.attempt(ordered, 0, query, eventLoop)
     }
 
-    /// The members in the order this query tries them: the policy's order, the available ones first.
-    func candidates(at now: NIODeadline) -> [ResolverUpstream] {
-        if self.members.count == 1 { return self.members }
+    /// The members in the order this query tries them (the policy's order, the available ones first), and whether
+    /// any is available.
+    func candidates(at now: NIODeadline) -> (members: [ResolverUpstream], anyAvailable: Bool) {
+        if self.members.count == 1 { return (self.members, self.members[0].health.isAvailable(at: now)) }
         let tick = self.ticks.loadThenWrappingIncrement(ordering: .relaxed)
         let indices = self.order.order(tick: tick) { index in
             self.members[index].health.smoothedRoundTrip.map { Int($0.nanoseconds) }
@@ -75,7 +74,7 @@ public final class UpstreamGroup: Upstream {
             let member = self.members[index]
             if member.health.isAvailable(at: now) { available.append(member) } else { down.append(member) }
         }
-        return available + down
+        return (available + down, !available.isEmpty)
     }
 
     private func attempt(_ ordered: [ResolverUpstream], _ index: Int, _ query: UpstreamQuery,

@@ -5,8 +5,8 @@ public import NIOCore
 /// Whether one upstream is fit for client traffic, and how fast it answers. Fed by every query's outcome
 /// (passive) and by probes (active). After `failureThreshold` failures in a row (timeouts, connection or TLS
 /// failures) the upstream is down: it gets no client traffic for a back-off that starts at `initialBackoff` and
-/// doubles with every failure after it up to `maximumBackoff`; once the back-off is over it is tried again, and
-/// one answer brings it back. State changes are logged once, not per query. Relaxed atomics: written on every
+/// doubles with every failure after it up to `maximumBackoff`; once the back-off is over one query at a time is let
+/// through as a trial (the others keep going elsewhere), and one answer brings it back. State changes are logged once, not per query. Relaxed atomics: written on every
 /// event loop, read by the selection policies and the metrics.
 public final class UpstreamHealth: Sendable {
     /// When an upstream counts as down and how long it is left alone.
@@ -31,6 +31,8 @@ public final class UpstreamHealth: Sendable {
     private let downUntil = ManagedAtomic<Int>(0)
     /// Back-offs in a row, for the doubling.
     private let backoffs = ManagedAtomic<Int>(0)
+    /// Whether a trial query is out to a down upstream whose back-off is over.
+    private let trialOut = ManagedAtomic<Bool>(false)
     /// Smoothed round trip and its mean deviation in nanoseconds (RFC 6298's estimator); 0 before the first answer.
     private let smoothedRTT = ManagedAtomic<Int>(0)
     private let rttVariation = ManagedAtomic<Int>(0)
@@ -44,9 +46,13 @@ public final class UpstreamHealth: Sendable {
     /// Whether the upstream is down (it failed `failureThreshold` times in a row and has not answered since).
     public var isDown: Bool { self.downUntil.load(ordering: .relaxed) != 0 }
 
-    /// Whether client queries may go to it at `now`: it is up, or its back-off is over.
+    /// Whether a client query may go to it at `now`: it is up, or its back-off is over and no other trial query is
+    /// out (asking takes the trial: call it once per query).
     public func isAvailable(at now: NIODeadline) -> Bool {
-        Int(now.uptimeNanoseconds) >= self.downUntil.load(ordering: .relaxed)
+        let until = self.downUntil.load(ordering: .relaxed)
+        if until == 0 { return true }
+        guard Int(now.uptimeNanoseconds) >= until else { return false }
+        return self.trialOut.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
     }
 
     /// The smoothed round trip of its recent answers, or nil before the first.
@@ -68,6 +74,7 @@ public final class UpstreamHealth: Sendable {
         self.consecutiveFailures.store(0, ordering: .relaxed)
         self.backoffs.store(0, ordering: .relaxed)
         self.recordRoundTrip(Int(roundTrip.nanoseconds))
+        self.trialOut.store(false, ordering: .relaxed)
         if self.downUntil.load(ordering: .relaxed) != 0, self.downUntil.exchange(0, ordering: .relaxed) != 0 {
             self.logger.notice("upstream is up again", metadata: ["upstream": "\(self.name)"])
         }
@@ -77,6 +84,7 @@ public final class UpstreamHealth: Sendable {
     public func failed(error: any Error) {
         let failures = self.consecutiveFailures.wrappingIncrementThenLoad(ordering: .relaxed)
         guard failures >= self.settings.failureThreshold else { return }
+        defer { self.trialOut.store(false, ordering: .relaxed) }
         let now = Int(NIODeadline.now().uptimeNanoseconds)
         let current = self.downUntil.load(ordering: .relaxed)
         // Still inside a back-off: failures of queries sent before it began change nothing.

@@ -238,4 +238,22 @@ import Testing
             #expect { try ForwardingRule(parsing: text) } throws: { "\($0)".contains(reason) }
         }
     }
+
+    @Test func afterItsBackOffADownUpstreamGetsOneTrialQueryAtATime() async throws {
+        let health = UpstreamHealth(name: "test", settings: .init(failureThreshold: 1, initialBackoff: .milliseconds(100)),
+                                    logger: Logger(label: "test"))
+        health.failed(error: UpstreamError.timeout("test"))
+        #expect(health.isDown)
+        #expect(!health.isAvailable(at: .now()), "backing off")
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(health.isAvailable(at: .now()), "the back-off is over: one trial")
+        #expect(!health.isAvailable(at: .now()), "only one trial at a time")
+        health.failed(error: UpstreamError.timeout("test"))
+        #expect(!health.isAvailable(at: .now()), "the trial failed: a longer back-off")
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(health.isAvailable(at: .now()))
+        health.succeeded(roundTrip: .milliseconds(1))
+        #expect(!health.isDown)
+        #expect(health.isAvailable(at: .now()) && health.isAvailable(at: .now()), "up again: no limit")
+    }
 }
