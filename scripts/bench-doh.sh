@@ -6,12 +6,7 @@
 #   + the TLS peers of peers.sh (unbound, dnsdist over DoT, kresd; PEERS to choose)
 # Everything on 127.0.0.1, stopped on exit.
 #   scripts/bench-doh.sh                  (SCENARIOS="udp-miss tcp-miss" ROUNDS=1 by default; PEERS= for none)
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
-. "$bench/common.sh"
-binary=$root/.build/release/dnsgate
-[[ -x $binary ]] || die "build first: swift build -c release --product dnsgate"
+. "$(dirname "${BASH_SOURCE[0]}")/bench-setup.sh"
 dir=$(mktemp -d /tmp/dnsgate-bench-doh.XXXXXX)
 export PEERS=${PEERS-"unbound dnsdist kresd"}
 cleanup() {

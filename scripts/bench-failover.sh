@@ -8,12 +8,7 @@
 # attempt timeout, 1.5 s, plus a round trip), and the qps after the upstream was marked down against phase 1.
 # Everything on 127.0.0.1, stopped on exit (the stopped terminator is continued first).
 #   scripts/bench-failover.sh            (PHASE=12 SWITCH=4 by default)
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
-. "$bench/common.sh"
-binary=$root/.build/release/dnsgate
-[[ -x $binary ]] || die "build first: swift build -c release --product dnsgate"
+. "$(dirname "${BASH_SOURCE[0]}")/bench-setup.sh"
 phase=${PHASE:-12}
 switch=${SWITCH:-4}
 dir=$(mktemp -d /tmp/dnsgate-bench-failover.XXXXXX)

@@ -5,12 +5,7 @@
 # /metrics takes with 10 upstreams configured.
 # Everything on 127.0.0.1, stopped on exit.
 #   scripts/bench-metrics.sh            (ALTERNATIONS=2 ROUNDS=1 SCENARIOS="udp-hit tcp-hit" by default)
-set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
-. "$bench/common.sh"
-binary=$root/.build/release/dnsgate
-[[ -x $binary ]] || die "build first: swift build -c release"
+. "$(dirname "${BASH_SOURCE[0]}")/bench-setup.sh"
 dir=$(mktemp -d /tmp/dnsgate-bench-metrics.XXXXXX)
 cleanup() {
     for name in metrics-on metrics-off scrape; do stop_daemon "$dir" "$name" || true; done
