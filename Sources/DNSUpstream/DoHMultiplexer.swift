@@ -1,5 +1,6 @@
 import DNSCore
 import DNSWire
+import Foundation
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -204,20 +205,10 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
         context.close(promise: nil)
     }
 
-    /// base64url without padding (RFC 8484 §4.1).
+    /// base64url without padding (RFC 8484 §4.1): Foundation's base64 with the URL-safe alphabet.
     static func base64URL(_ buffer: ByteBuffer) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        let bytes = buffer.readableBytesView
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let count = min(3, bytes.endIndex - index)
-            var chunk = 0
-            for offset in 0..<3 { chunk = chunk << 8 | (offset < count ? Int(bytes[index + offset]) : 0) }
-            for position in 0...count { out.append(alphabet[(chunk >> (18 - 6 * position)) & 63]) }
-            index += count
-        }
-        return String(decoding: out, as: UTF8.self)
+        var text = Data(buffer.readableBytesView).base64EncodedString()
+        while text.hasSuffix("=") { text.removeLast() }
+        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
     }
 }

@@ -100,6 +100,8 @@ import Testing
         #expect(headers.headers.first(name: ":method") == "GET")
         // RFC 8484 §4.1.1's example: www.example.com A with ID 0 and RD set.
         #expect(headers.headers.first(name: ":path") == "/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB")
+        // The URL-safe alphabet and no padding: 0xFB 0xFF is "+/8=" in plain base64.
+        #expect(DoHMultiplexer.base64URL(ByteBuffer(bytes: [0xFB, 0xFF])) == "-_8")
     }
 
     @Test func anHTTPErrorOrAWrongContentTypeFailsTheQuery() throws {
