@@ -74,6 +74,7 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        .target(name: "DNSPolicy", dependencies: ["DNSCore", "DNSWire", nioCore], swiftSettings: upcomingFeatures),
         .target(
             name: "RedisTier",
             dependencies: ["DNSCache", "DNSCore", nioCore, nioPosix, logging],
@@ -100,7 +101,7 @@ let package = Package(
         .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "RedisTier", "FakeIP", "TransparentProxy",
+                "DNSCore", "DNSUpstream", "DNSCache", "DNSPolicy", "RedisTier", "FakeIP", "TransparentProxy",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 nioCore,
@@ -116,7 +117,8 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Admin", "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "RedisTier", "TUNResponder",
+                "Admin", "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "DNSPolicy", "RedisTier",
+                "TUNResponder",
                 "FakeIP", "TransparentProxy",
                 nioCore,
                 nioPosix,
@@ -149,6 +151,7 @@ let package = Package(
             "Config", "DNSUpstream", "DNSCache", nioCore,
             .product(name: "Configuration", package: "swift-configuration"),
         ]),
+        .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy"] + handlerTestDependencies),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache"] + handlerTestDependencies),
         .testTarget(name: "TUNResponderTests", dependencies: ["TUNResponder"] + handlerTestDependencies),
         .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),

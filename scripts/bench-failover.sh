@@ -52,6 +52,12 @@ awk '/^[0-9]+\.[0-9]+: [0-9.]+$/ { n++; printf "  %2d s  %6d qps\n", n, $2 }' "$
 grep -E "Queries (sent|completed|lost)|Average Latency" "$dir/pair.out" | sed 's/^ */  /' || true
 slowest=$(sed -n 's/.*Average Latency.*max \([0-9.]*\)).*/\1/p' "$dir/pair.out")
 echo "slowest query: ${slowest:-?} s"
-after=$(awk -v skip="$((switch + 3))" '/^[0-9]+\.[0-9]+: [0-9.]+$/ { n++; if (n > skip) { sum += $2; count++ } }
-        END { if (count) print int(sum / count); else print 0 }' "$dir/pair.out")
-echo "after the mark-down (from second $((switch + 4))): $after qps, $(awk -v a="$after" -v s="$single" 'BEGIN { printf "%.2f", a / s }')x the one-upstream figure"
+# The same seconds of both runs, so that the warm-up of the first seconds weighs on neither.
+window() {
+    awk -v skip="$((switch + 3))" '/^[0-9]+\.[0-9]+: [0-9.]+$/ { n++; if (n > skip) { sum += $2; count++ } }
+        END { if (count) print int(sum / count); else print 0 }' "$1"
+}
+after=$(window "$dir/pair.out")
+before=$(window "$dir/single.out")
+echo "seconds $((switch + 4)) on: one upstream $before qps, two after the mark-down $after qps:" \
+    "$(awk -v a="$after" -v s="$before" 'BEGIN { printf "%.2f", a / s }')x"

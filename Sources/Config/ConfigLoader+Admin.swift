@@ -24,7 +24,7 @@ extension ConfigLoader {
         if let given = token, given.isEmpty {
             throw ConfigError(key: "admin.token", value: "", allowed: "a token that is not empty")
         }
-        let isLoopback = address.ipAddress.flatMap(IPAddress.init).map(Self.isLoopback) ?? false
+        let isLoopback = IPAddress(address).map(Self.isLoopback) ?? false
         if !isLoopback, token == nil {
             throw ConfigError(key: "admin.listen", value: address.hostAndPort,
                               allowed: "a loopback address, or any address with admin.token or admin.token_file "

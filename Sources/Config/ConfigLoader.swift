@@ -61,6 +61,9 @@ public enum ConfigLoader {
         if !overrides.caFiles.isEmpty {
             values["tls.ca_files"] = ConfigValue(.stringArray(overrides.caFiles), isSecret: false)
         }
+        if !overrides.blocklists.isEmpty {
+            values["blocking.sources"] = ConfigValue(.stringArray(overrides.blocklists), isSecret: false)
+        }
         if let level = overrides.logLevel { values["log.level"] = ConfigValue(.string(level), isSecret: false) }
         if let admin = overrides.adminListen { values["admin.listen"] = ConfigValue(.string(admin), isSecret: false) }
         if let file = overrides.adminTokenFile {
@@ -108,7 +111,12 @@ public enum ConfigLoader {
             cacheRedisTimeout: try values.duration("cache.redis_timeout", default: .milliseconds(25)),
             tun: try Self.tunSettings(values),
             fakeIP: try Self.fakeIPSettings(values, environment: environment),
-            admin: try Self.adminSettings(values)
+            admin: try Self.adminSettings(values),
+            accessControl: try Self.accessControl(values),
+            rateLimit: try Self.rateLimit(values),
+            minimalANY: try values.choice("any_queries", default: ANYQueries.minimal) == .minimal,
+            localRecords: try Self.localRecords(values),
+            blocking: try Self.blocking(values)
         )
     }
 }

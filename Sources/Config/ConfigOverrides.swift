@@ -12,6 +12,8 @@ public struct ConfigOverrides: Sendable {
     /// `--admin-listen`: an address, or `off`.
     public var adminListen: String?
     public var adminTokenFile: String?
+    /// `--blocklist`: the sources of the list named `default`.
+    public var blocklists: [String]
 
     public init(
         configFile: String? = nil,
@@ -22,8 +24,10 @@ public struct ConfigOverrides: Sendable {
         caFiles: [String] = [],
         logLevel: String? = nil,
         adminListen: String? = nil,
-        adminTokenFile: String? = nil
+        adminTokenFile: String? = nil,
+        blocklists: [String] = []
     ) {
+        self.blocklists = blocklists
         self.adminListen = adminListen
         self.adminTokenFile = adminTokenFile
         self.configFile = configFile

@@ -7,7 +7,9 @@ enum ConfigSchema {
     /// The known keys, dotted (`cache.max_size`).
     static let keys: Set<String> = Set(
         ConfigLoader.generalKeys + ConfigLoader.listenerKeys + ConfigLoader.upstreamKeys + ConfigLoader.cacheKeys
-            + ConfigLoader.forwardingKeys + ConfigLoader.tunKeys + ConfigLoader.fakeIPKeys + ConfigLoader.adminKeys)
+            + ConfigLoader.forwardingKeys + ConfigLoader.tunKeys + ConfigLoader.fakeIPKeys + ConfigLoader.adminKeys
+            + ConfigLoader.accessControlKeys + ConfigLoader.rateLimitKeys + ConfigLoader.localRecordKeys
+            + ConfigLoader.blockingKeys)
 
     /// Every mapping that holds keys (`cache`, `fakeip`, `fakeip.proxy`): each proper prefix of a key.
     static let sections: Set<String> = Set(Self.keys.flatMap { key in

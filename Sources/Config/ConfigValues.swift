@@ -13,6 +13,11 @@ struct ConfigValues {
         return nil
     }
 
+    /// Whether the key has a value (an empty list counts).
+    func isSet(_ key: String) -> Bool {
+        self.reader.stringArray(forKey: ConfigKey(key)) != nil || self.reader.string(forKey: ConfigKey(key)) != nil
+    }
+
     func list(_ key: String, default defaultValue: [String], allowEmpty: Bool = false) throws -> [String] {
         let values = self.reader.stringArray(forKey: ConfigKey(key)) ?? self.reader.string(forKey: ConfigKey(key)).map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
@@ -53,6 +58,17 @@ struct ConfigValues {
         guard let text = try self.scalar(key) else { return defaultValue }
         guard let value = ConfigValueParsing.byteSize(text), value >= 64 << 10 else {
             throw ConfigError(key: key, value: text, allowed: "a size of at least 64KiB, such as 512KiB, 64MiB or 1GiB")
+        }
+        return value
+    }
+
+    /// One of a fixed set of words (an enum's raw values), any case.
+    func choice<Value: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: Value) throws -> Value
+    where Value.RawValue == String {
+        guard let text = try self.scalar(key) else { return defaultValue }
+        guard let value = Value(rawValue: text.lowercased()) else {
+            throw ConfigError(key: key, value: text,
+                              allowed: "one of " + Value.allCases.map(\.rawValue).joined(separator: ", "))
         }
         return value
     }

@@ -89,6 +89,7 @@ extension DNSGateConfig {
             settings["admin.token"] = admin.token == nil ? "none" : "***"
             settings["admin.readiness_probe_interval"] = Self.text(admin.readinessProbeInterval)
         }
+        settings.merge(self.edgeSettings) { $1 }
         return settings
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 public import DNSCache
 public import DNSCore
+public import DNSPolicy
 public import DNSUpstream
 public import FakeIP
 public import TransparentProxy
@@ -61,6 +62,16 @@ public struct DNSGateConfig: Sendable {
     public var fakeIP: FakeIPSettings?
     /// The admin listener (`admin.*`), or nil when it is off.
     public var admin: AdminSettings?
+    /// Who may query (`acl.*`).
+    public var accessControl: AccessControl
+    /// Per-client rate limits (`rate_limit.*`), or nil when off.
+    public var rateLimit: RateLimitSettings?
+    /// Whether ANY queries get RFC 8482's minimal answer (`any_queries: minimal`, the default).
+    public var minimalANY: Bool
+    /// Names answered locally (`local.*`), or nil when there are none.
+    public var localRecords: LocalRecords?
+    /// Blocklists and client groups (`blocking.*`), or nil when off.
+    public var blocking: BlockingSettings?
 }
 
 /// Fake-IP mode: the pools, the answers, and where the mapping is kept.

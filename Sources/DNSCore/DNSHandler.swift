@@ -33,10 +33,22 @@ public protocol DNSMiddleware: Sendable {
 
     /// What this stage can decide at once; the default is `.wait`.
     func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome
+
+    /// Whether this stage looks at the immediate answers of the stages after it (``review(_:for:)``).
+    var reviewsAnswers: Bool { get }
+
+    /// Looks at an answer that a later stage gave at once (a cache hit) and returns it or a replacement (a
+    /// blocklist checking the names in a CNAME chain). Called only when ``reviewsAnswers`` is true; answers that
+    /// come through ``handle(_:eventLoop:next:)`` are this stage's own business.
+    func review(_ response: DNSResponse, for request: DNSRequest) -> DNSResponse
 }
 
 extension DNSMiddleware {
     public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome { .wait }
+
+    public var reviewsAnswers: Bool { false }
+
+    public func review(_ response: DNSResponse, for request: DNSRequest) -> DNSResponse { response }
 }
 
 /// The middleware chain in front of a terminal handler, itself a ``DNSHandler``.
@@ -44,6 +56,8 @@ public struct DNSPipeline: DNSHandler {
     private let head: any DNSHandler
     private let middlewares: [any DNSMiddleware]
     private let terminal: any DNSHandler
+    /// The positions of the stages that review later stages' immediate answers.
+    private let reviewers: [Int]
 
     /// Runs `middlewares` in order, then `terminal`.
     public init(middlewares: [any DNSMiddleware], terminal: any DNSHandler) {
@@ -54,6 +68,7 @@ public struct DNSPipeline: DNSHandler {
         self.head = next
         self.middlewares = middlewares
         self.terminal = terminal
+        self.reviewers = middlewares.indices.filter { middlewares[$0].reviewsAnswers }
     }
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
@@ -61,16 +76,27 @@ public struct DNSPipeline: DNSHandler {
     }
 
     /// Asks the stages in order, then the terminal handler (which may be a pipeline itself); the first answer
-    /// wins, and the first stage that must wait ends the attempt.
+    /// wins, reviewed by the stages before the one that gave it, and the first stage that must wait ends the
+    /// attempt.
     public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
-        for middleware in self.middlewares {
+        for (index, middleware) in self.middlewares.enumerated() {
             switch middleware.immediateOutcome(for: request) {
-            case .answer(let response): return response
+            case .answer(let response): return self.reviewed(response, for: request, before: index)
             case .pass: continue
             case .wait: return nil
             }
         }
-        return self.terminal.immediateAnswer(to: request)
+        return self.terminal.immediateAnswer(to: request).map {
+            self.reviewed($0, for: request, before: self.middlewares.count)
+        }
+    }
+
+    private func reviewed(_ response: DNSResponse, for request: DNSRequest, before stage: Int) -> DNSResponse {
+        var response = response
+        for index in self.reviewers.reversed() where index < stage {
+            response = self.middlewares[index].review(response, for: request)
+        }
+        return response
     }
 
     private struct Link: DNSHandler {
@@ -80,5 +106,25 @@ public struct DNSPipeline: DNSHandler {
         func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
             self.middleware.handle(request, eventLoop: eventLoop, next: self.next)
         }
+    }
+}
+
+/// A stage that always decides at once (access control, rate limits, local answers): it answers a request itself,
+/// or passes it on, without waiting for anything.
+public protocol DNSDecidingMiddleware: DNSMiddleware {
+    /// This stage's answer to `request`, or nil to pass it on.
+    func decision(for request: DNSRequest) -> DNSResponse?
+}
+
+extension DNSDecidingMiddleware {
+    public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome {
+        self.decision(for: request).map(DNSImmediateOutcome.answer) ?? .pass
+    }
+
+    public func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler)
+        -> EventLoopFuture<DNSResponse>
+    {
+        guard let answer = self.decision(for: request) else { return next.handle(request, eventLoop: eventLoop) }
+        return eventLoop.makeSucceededFuture(answer)
     }
 }

@@ -58,8 +58,10 @@ public struct DNSResponse: Sendable {
         case upstream
         /// The cache (fresh or stale).
         case cache
-        /// dnsgate itself: an error it generated (SERVFAIL after upstream failure, REFUSED, ...).
+        /// dnsgate itself: an error it generated (SERVFAIL after upstream failure, REFUSED, ...) or a local record.
         case local
+        /// A blocklist.
+        case blocked
     }
 
     public var message: ByteBuffer
@@ -72,6 +74,13 @@ public struct DNSResponse: Sendable {
         self.origin = origin
         self.view = view
     }
+
+    /// No answer at all: the frontend sends nothing (UDP) or closes the connection (TCP), as configured for refused
+    /// or rate-limited clients.
+    public static let silence = DNSResponse(message: ByteBuffer(), origin: .local)
+
+    /// Whether this is ``silence``.
+    public var isSilent: Bool { self.message.readableBytes == 0 }
 
     /// A response with `rcode` (and optionally an Extended DNS Error) built for `request`.
     public static func error(

@@ -70,6 +70,7 @@ public final class QueryMetrics: Sendable {
         case .upstream: 0
         case .cache: 1
         case .local: 2
+        case .blocked: 3
         }
     }
 

@@ -87,6 +87,13 @@ final class TCPQueryHandler: ChannelDuplexHandler {
 
     private func send(_ message: ByteBuffer) {
         guard let context = self.context else { return }
+        guard message.readableBytes > 0 else {
+            // Silence (a refused or rate-limited client, configured to get nothing): over a stream, that means
+            // closing it.
+            context.flush()
+            context.close(promise: nil)
+            return
+        }
         var framed = context.channel.allocator.buffer(capacity: message.readableBytes + 2)
         framed.writeLengthPrefixedDNSMessage(message)
         context.write(self.wrapOutboundOut(framed), promise: nil)

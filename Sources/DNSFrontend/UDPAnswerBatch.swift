@@ -33,6 +33,10 @@ final class UDPAnswerBatch {
 
     /// Sends `answer` to `client` by the end of this loop tick, and counts its query as done once it has left.
     func send(_ answer: ByteBuffer, to client: SocketAddress) {
+        guard answer.readableBytes > 0 else {
+            self.inFlight.decrement()
+            return
+        }
         if !self.queue(answer, to: client) {
             self.flush()
             if !self.queue(answer, to: client) {

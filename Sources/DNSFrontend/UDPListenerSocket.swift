@@ -58,7 +58,7 @@ final class UDPListenerSocket: Sendable {
     /// socket buffer is full or the socket is closed.
     func send(_ message: ByteBuffer, to destination: SocketAddress) {
         self.descriptor.withLockedValue { descriptor in
-            guard descriptor >= 0 else { return }
+            guard descriptor >= 0, message.readableBytes > 0 else { return }
             _ = message.withUnsafeReadableBytes { bytes in
                 destination.withSockAddr { address, length in
                     sendto(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), address, socklen_t(length))

@@ -29,20 +29,25 @@ struct UDPQueryResponder: Sendable {
             return reply.dnsFitted(toUDPSize: 512).map(Outcome.reply) ?? .none
         case .request(let request):
             guard let response = self.pipeline.immediateAnswer(to: request) else { return .later(request) }
+            if response.isSilent { return .none }
             return response.message.dnsFitted(toUDPSize: request.maxUDPResponseSize).map(Outcome.reply) ?? .none
         }
     }
 
     /// Answers `request` through the pipeline on `eventLoop` (call it there) and passes the answer, or SERVFAIL
-    /// when the pipeline fails or answers with something unusable, to `send` (always called once).
+    /// when the pipeline fails or answers with something unusable, to `send` (always called once; with an empty
+    /// buffer when nothing is to be sent).
     func answer(_ request: DNSRequest, on eventLoop: any EventLoop, send: @escaping (ByteBuffer) -> Void) {
         let limit = request.maxUDPResponseSize
         self.pipeline.handle(request, eventLoop: eventLoop).assumeIsolated().whenComplete { result in
             let message = switch result {
+            case .success(let response) where response.isSilent: ByteBuffer()
             case .success(let response): response.message
             case .failure: DNSResponse.error(.servFail, for: request).message
             }
-            send(message.dnsFitted(toUDPSize: limit) ?? DNSResponse.error(.servFail, for: request).message)
+            // Silence goes to `send` too (empty), so that the query is counted as done.
+            send(message.readableBytes == 0 ? message
+                 : message.dnsFitted(toUDPSize: limit) ?? DNSResponse.error(.servFail, for: request).message)
         }
     }
 }

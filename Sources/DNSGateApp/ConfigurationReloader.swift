@@ -20,6 +20,7 @@ actor ConfigurationReloader {
         "cache.max_size", "cache.min_ttl", "cache.max_ttl", "cache.max_negative_ttl", "cache.servfail_ttl",
         "cache.serve_stale_max", "cache.stale_ttl", "cache.stale_answer_timeout", "cache.prefetch", "cache.redis_timeout",
         "fakeip.ttl", "fakeip.exclude", "fakeip.resolve_first", "fakeip.reject", "fakeip.socks5.domains", "tun.addresses",
+        "acl.", "rate_limit.", "any_queries", "local.", "blocking.",
     ]
 
     /// The configuration in force, readable from anywhere.

@@ -2,6 +2,7 @@ import Config
 import DNSCache
 import DNSCore
 import DNSFrontend
+import DNSPolicy
 import DNSUpstream
 import FakeIP
 import Logging
@@ -38,6 +39,8 @@ final class DNSGateComponents: Sendable {
     /// Cache and upstreams: what the fake-IP stage resolves through, and how the proxy finds real addresses.
     private let resolving: ReloadableHandler
     private let path: Mutex<QueryPath>
+    /// The blocklists in use and the task that refreshes them, when blocking is on.
+    private let blocklists: Mutex<(loader: BlocklistLoader, refresher: Task<Void, Never>)?>
     let group: any EventLoopGroup
     private let logger: Logger
 
@@ -56,7 +59,10 @@ final class DNSGateComponents: Sendable {
                              cache: cache, config: config)
         let resolving = ReloadableHandler(Self.resolvingPipeline(path, redis: self.redis, group: group,
                                                                  logger: logger))
-        let answering = ReloadableHandler(Self.answeringPipeline(config, fakeIP: fakeIP, resolving: resolving))
+        let blocklists = config.blocking.map { Self.startBlocklists($0, logger: logger) }
+        self.blocklists = Mutex(blocklists)
+        let answering = ReloadableHandler(Self.answeringPipeline(config, fakeIP: fakeIP, blocking: blocklists?.loader,
+                                                                 resolving: resolving))
         self.resolving = resolving
         self.answering = answering
         self.path = Mutex(path)
@@ -99,12 +105,41 @@ final class DNSGateComponents: Sendable {
         return DNSPipeline(middlewares: stages, terminal: ForwardingHandler(upstream: path.upstream, logger: logger))
     }
 
-    /// The fake-IP stage (when on) in front of `resolving`.
+    /// Access control, rate limit, minimal ANY answers, local records, blocklists and the fake-IP stage (those
+    /// that are on) in front of `resolving`.
     private static func answeringPipeline(_ config: DNSGateConfig, fakeIP: FakeIPPersistence?,
-                                          resolving: ReloadableHandler) -> any DNSHandler {
-        guard let fakeIP, let settings = config.fakeIP, let pool4 = fakeIP.pools.first else { return resolving }
-        let stage = FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first, settings: settings.answer)
-        return DNSPipeline(middlewares: [stage], terminal: resolving)
+                                          blocking: BlocklistLoader?, resolving: ReloadableHandler) -> any DNSHandler {
+        var stages: [any DNSMiddleware] = [AccessControlMiddleware(control: config.accessControl)]
+        if let limit = config.rateLimit { stages.append(RateLimitMiddleware(limiter: ClientRateLimiter(settings: limit))) }
+        if config.minimalANY { stages.append(MinimalANYMiddleware()) }
+        if let records = config.localRecords { stages.append(LocalRecordsMiddleware(records: records)) }
+        if let blocking { stages.append(BlockingMiddleware(policy: blocking.policy)) }
+        if let fakeIP, let settings = config.fakeIP, let pool4 = fakeIP.pools.first {
+            stages.append(FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first,
+                                           settings: settings.answer))
+        }
+        return DNSPipeline(middlewares: stages, terminal: resolving)
+    }
+
+    private static func startBlocklists(_ settings: BlockingSettings, logger: Logger)
+        -> (loader: BlocklistLoader, refresher: Task<Void, Never>)
+    {
+        let loader = BlocklistLoader(settings: settings, logger: logger)
+        return (loader, Task { await loader.run() })
+    }
+
+    /// The blocklists for `settings`: the running ones read again when the settings are unchanged, else new ones
+    /// (the old refresher stopped).
+    private func blocklists(for settings: BlockingSettings?) -> BlocklistLoader? {
+        self.blocklists.withLock { current in
+            if let running = current, running.loader.settings == settings {
+                running.loader.refresh()
+                return running.loader
+            }
+            current?.refresher.cancel()
+            current = settings.map { Self.startBlocklists($0, logger: self.logger) }
+            return current?.loader
+        }
     }
 
     /// Swaps in `upstream` and what `config` sets of cache limits, the query timeout and fake-IP answers, with
@@ -123,7 +158,9 @@ final class DNSGateComponents: Sendable {
         let shift = config.queryTimeout - self.frontend.queryTimeout
         self.resolving.replace(with: Self.resolvingPipeline(path, redis: self.redis, group: self.group,
                                                             logger: self.logger))
-        self.answering.replace(with: Self.answeringPipeline(config, fakeIP: self.fakeIP, resolving: self.resolving),
+        self.answering.replace(with: Self.answeringPipeline(config, fakeIP: self.fakeIP,
+                                                            blocking: self.blocklists(for: config.blocking),
+                                                            resolving: self.resolving),
                                deadlineShift: shift)
         self.path.withLock { $0 = path }
         return previous.upstream
@@ -132,6 +169,7 @@ final class DNSGateComponents: Sendable {
     /// Stops the proxy and the listeners (letting queries in flight finish within `gracePeriod`), then the
     /// upstreams and Redis, and saves the cache if configured.
     func stop(gracePeriod: TimeAmount) async {
+        self.blocklists.withLock { $0?.refresher.cancel() }
         await self.proxy?.shutdown()
         await self.frontend.shutdown(gracePeriod: gracePeriod)
         await self.upstream.shutdown()

@@ -18,6 +18,13 @@ extension ByteBuffer {
         self.setInteger(flags, at: self.readerIndex + 2)
     }
 
+    /// Sets the single-bit flags of `mask` (``DNSHeader/Flag``), leaving the others as they are. Does nothing to a
+    /// message shorter than a header.
+    public mutating func setDNSFlagBits(_ mask: UInt16) {
+        guard let flags = self.getInteger(at: self.readerIndex + 2, as: UInt16.self) else { return }
+        self.setInteger(flags | mask, at: self.readerIndex + 2)
+    }
+
     /// Copies the client's spelling of the question name over the answer's, which upstreams may have changed
     /// (0x20 mixed case, RFC draft-vixie-dnsext-dns0x20). Does nothing unless the names are equal ignoring case.
     /// - Returns: whether the names matched.

@@ -15,10 +15,11 @@ public struct DNSType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let srv = DNSType(33)
     public static let opt = DNSType(41)
     public static let https = DNSType(65)
+    public static let hinfo = DNSType(13)
     public static let any = DNSType(255)
 
     private static let names: [UInt16: String] = [
-        1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 41: "OPT",
+        1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 41: "OPT",
         65: "HTTPS", 255: "ANY",
     ]
 
@@ -97,6 +98,8 @@ public struct DNSExtendedErrorCode: RawRepresentable, Hashable, Sendable {
 
     public static let other = DNSExtendedErrorCode(rawValue: 0)
     public static let staleAnswer = DNSExtendedErrorCode(rawValue: 3)
+    public static let blocked = DNSExtendedErrorCode(rawValue: 15)
+    public static let notSupported = DNSExtendedErrorCode(rawValue: 21)
     public static let prohibited = DNSExtendedErrorCode(rawValue: 18)
     public static let notReady = DNSExtendedErrorCode(rawValue: 14)
     public static let noReachableAuthority = DNSExtendedErrorCode(rawValue: 22)

@@ -5,11 +5,14 @@ public struct DNSLocalRecord: Sendable, Hashable {
     public var type: DNSType
     public var ttl: UInt32
     public var rdata: [UInt8]
+    /// The record's owner when it is not the question's name (the records after a CNAME).
+    public var owner: DNSName?
 
-    public init(type: DNSType, ttl: UInt32, rdata: [UInt8]) {
+    public init(type: DNSType, ttl: UInt32, rdata: [UInt8], owner: DNSName? = nil) {
         self.type = type
         self.ttl = ttl
         self.rdata = rdata
+        self.owner = owner
     }
 }
 
@@ -44,7 +47,7 @@ public enum DNSErrorResponse {
         let wantsOPT = view?.opt != nil || rcode.rawValue > 0x0F
         header.additionalCount = wantsOPT ? 1 : 0
 
-        let answerLength = answers.reduce(0) { $0 + 12 + $1.rdata.count }
+        let answerLength = answers.reduce(0) { $0 + 12 + $1.rdata.count + ($1.owner?.wire.count ?? 0) }
         var out = allocator.buffer(capacity: DNSHeader.size + questionLength + answerLength + 32)
         out.writeDNSHeader(header)
         if questionLength > 0, let question = query.getSlice(at: query.readerIndex + DNSHeader.size,
@@ -52,8 +55,13 @@ public enum DNSErrorResponse {
             out.writeImmutableBuffer(question)
         }
         for record in answers {
-            // The owner is the question's name, by a compression pointer to offset 12.
-            out.writeMultipleIntegers(UInt16(0xC00C), record.type.rawValue, DNSClass.in.rawValue, record.ttl,
+            if let owner = record.owner {
+                out.writeBytes(owner.wire)
+            } else {
+                // The question's name, by a compression pointer to offset 12.
+                out.writeInteger(UInt16(0xC00C))
+            }
+            out.writeMultipleIntegers(record.type.rawValue, DNSClass.in.rawValue, record.ttl,
                                       UInt16(record.rdata.count))
             out.writeBytes(record.rdata)
         }

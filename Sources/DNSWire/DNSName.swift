@@ -12,6 +12,18 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         self.wire = validatedWire
     }
 
+    /// A name from uncompressed wire bytes (length-prefixed labels and the root label, nothing after it); nil when
+    /// they are not exactly that.
+    public init?(wire: [UInt8]) {
+        var offset = 0
+        while offset < wire.count, wire[offset] != 0 {
+            guard wire[offset] <= 63 else { return nil }
+            offset += 1 + Int(wire[offset])
+        }
+        guard offset == wire.count - 1, wire.count <= 255 else { return nil }
+        self.wire = wire
+    }
+
     /// Creates a name from presentation form (`www.example.com` or `www.example.com.`), with `\.` and `\DDD`
     /// escapes. Returns nil for an empty label, a label over 63 bytes or a name over 255 bytes.
     public init?(_ text: String) {

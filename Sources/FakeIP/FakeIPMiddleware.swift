@@ -52,7 +52,7 @@ public final class FakeIPMiddleware: DNSMiddleware {
             if self.settings.resolveFirst, !pool.contains(name) { return .resolveThenAnswer(pool, name) }
             return .answer(self.answer(request, name: name, pool: pool))
         case .ptr:
-            guard let address = ReverseName.address(name),
+            guard let address = IPAddress(reverseName: name),
                 let pool = [self.pool4, self.pool6].compactMap({ $0 }).first(where: { $0.range.prefix.contains(address) })
             else { return .pass }
             guard let owner = pool.name(for: address), let wire = DNSName(owner)?.wire else {

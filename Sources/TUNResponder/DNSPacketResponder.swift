@@ -149,11 +149,11 @@ public final class DNSPacketResponder: PacketSink {
             reply(error, nil)
         case .request(let request):
             if let response = self.pipeline.immediateAnswer(to: request) {
-                return reply(response.message, request)
+                return reply(response.isSilent ? nil : response.message, request)
             }
             self.pipeline.handle(request, eventLoop: self.eventLoop).assumeIsolated().whenComplete { result in
                 switch result {
-                case .success(let response): reply(response.message, request)
+                case .success(let response): reply(response.isSilent ? nil : response.message, request)
                 case .failure: reply(DNSResponse.error(.servFail, for: request).message, request)
                 }
             }

@@ -45,11 +45,14 @@ struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("admin-token-file"), help: "File holding the admin API's bearer token.")
     var adminTokenFile: String?
 
+    @Option(name: .long, help: "Blocklist file or http(s) URL in hosts, plain-domain or Adblock format (repeatable).")
+    var blocklist: [String] = []
+
     func load() async throws -> DNSGateConfig {
         try await ConfigLoader.load(overrides: ConfigOverrides(
-            configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy, bootstrap: self.bootstrap,
-            caFiles: self.caFile,
-            logLevel: self.logLevel, adminListen: self.adminListen, adminTokenFile: self.adminTokenFile))
+            configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy,
+            bootstrap: self.bootstrap, caFiles: self.caFile, logLevel: self.logLevel, adminListen: self.adminListen,
+            adminTokenFile: self.adminTokenFile, blocklists: self.blocklist))
     }
 }
 

@@ -71,7 +71,8 @@ import Testing
         let everyMode: [AbsoluteConfigKey: ConfigValue] = [
             "tun.enabled": "true", "fakeip.enabled": "true", "fakeip.proxy.listen": "0.0.0.0:15400",
             "fakeip.socks5.server": "socks5://127.0.0.1:1080", "fakeip.socks5.domains": "example.com",
-            "cache.redis": "redis://127.0.0.1:6379",
+            "cache.redis": "redis://127.0.0.1:6379", "rate_limit.qps": "100",
+            "blocking.sources": "/etc/dnsgate/blocklist.txt",
         ]
         let reported = KeyRecorder()
         let reader = ConfigReader(providers: [InMemoryProvider(values: everyMode),

@@ -1,0 +1,25 @@
+import DNSCore
+import DNSPolicy
+
+/// Who may query (`acl.*`).
+extension ConfigLoader {
+    static let accessControlKeys = ["acl.allow", "acl.deny", "acl.refused_action"]
+
+    static func accessControl(_ values: ConfigValues) throws -> AccessControl {
+        AccessControl(
+            allow: try Self.prefixes(values, "acl.allow", default: PrefixSet.privateNetworks.prefixes),
+            deny: try Self.prefixes(values, "acl.deny", default: []),
+            refusal: try values.choice("acl.refused_action", default: AccessControl.Refusal.refuse))
+    }
+
+    /// A list of CIDR prefixes (`192.168.0.0/16`, `fd00::/8`, or bare addresses).
+    static func prefixes(_ values: ConfigValues, _ key: String, default defaultValue: [IPPrefix]) throws -> PrefixSet {
+        guard values.isSet(key) else { return PrefixSet(defaultValue) }
+        return PrefixSet(try values.list(key, default: [], allowEmpty: true).map { text in
+            guard let prefix = IPPrefix(text) else {
+                throw ConfigError(key: key, value: text, allowed: "an address prefix such as 192.168.0.0/16 or fd00::/8")
+            }
+            return prefix
+        })
+    }
+}

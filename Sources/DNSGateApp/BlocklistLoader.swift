@@ -1,0 +1,99 @@
+import Config
+import DNSPolicy
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// Reads the lists of ``BlockingSettings`` from their sources into the client groups of a ``BlockingPolicy``, and
+/// again every refresh interval. A source that cannot be read keeps what it gave last time (nothing, at the start),
+/// so a failed refresh never empties a list.
+final class BlocklistLoader: Sendable {
+    let settings: BlockingSettings
+    let policy: BlockingPolicy
+    private let logger: Logger
+    /// Each source's rules as last read.
+    private let sources: Mutex<[String: DomainRules]>
+
+    /// Reads every file source now (URL sources are fetched by ``run()``).
+    init(settings: BlockingSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        self.sources = Mutex([:])
+        self.policy = BlockingPolicy(groups: [], answer: settings.answer, nullTTL: settings.nullTTL)
+        for list in settings.lists {
+            for source in list.sources where !Self.isURL(source) {
+                if let rules = self.read(file: source, list: list.name) { self.sources.withLock { $0[source] = rules } }
+            }
+        }
+        self.publish()
+    }
+
+    /// Refreshes every source each refresh interval until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .nanoseconds(self.settings.refreshInterval.nanoseconds))
+            guard !Task.isCancelled else { return }
+            self.refresh()
+        }
+    }
+
+    /// Reads every source again and publishes the groups.
+    func refresh() {
+        for list in self.settings.lists {
+            for source in list.sources where !Self.isURL(source) {
+                if let rules = self.read(file: source, list: list.name) { self.sources.withLock { $0[source] = rules } }
+            }
+        }
+        self.publish()
+    }
+
+    static func isURL(_ source: String) -> Bool {
+        source.hasPrefix("http://") || source.hasPrefix("https://")
+    }
+
+    /// Builds each group's rules from its lists' sources and hands them to the policy.
+    private func publish() {
+        let sources = self.sources.withLock { $0 }
+        var lists: [String: DomainRules] = [:]
+        for list in self.settings.lists {
+            var rules = DomainRules()
+            for source in list.sources { if let read = sources[source] { rules.formUnion(read) } }
+            lists[list.name] = list.allows ? rules.allowing() : rules
+        }
+        let groups = self.settings.groupsWithDefault.map { group in
+            var rules = DomainRules()
+            for name in group.lists { if let list = lists[name] { rules.formUnion(list) } }
+            return ClientGroup(name: group.name, clients: group.clients, rules: rules)
+        }
+        self.policy.replace(groups)
+        self.logger.info("blocklists loaded", metadata: [
+            "groups": "\(groups.map { "\($0.name): \($0.rules.count)" }.joined(separator: ", "))",
+        ])
+    }
+
+    private func read(file path: String, list: String) -> DomainRules? {
+        let started = ContinuousClock.now
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            self.logger.error("cannot read blocklist; keeping what it had", metadata: ["list": "\(list)", "source": "\(path)"])
+            return nil
+        }
+        return self.parse([UInt8](contents), source: path, list: list, started: started)
+    }
+
+    private func parse(_ contents: [UInt8], source: String, list: String, started: ContinuousClock.Instant)
+        -> DomainRules
+    {
+        let result = BlocklistParser.parse(contents)
+        for problem in result.problems {
+            self.logger.warning("blocklist line skipped", metadata: [
+                "source": "\(source)", "line": "\(problem.line)", "reason": "\(problem.reason)",
+            ])
+        }
+        self.logger.notice("blocklist read", metadata: [
+            "list": "\(list)", "source": "\(source)", "entries": "\(result.entries)",
+            "skipped": "\(result.problemCount)", "took": "\(ContinuousClock.now - started)",
+        ])
+        return result.rules
+    }
+}

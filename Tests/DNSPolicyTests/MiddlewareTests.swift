@@ -1,0 +1,130 @@
+import DNSCore
+import DNSTestSupport
+import DNSWire
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import DNSPolicy
+
+/// Answers every query with a CNAME chain `question → alias.cdn.example → edge.cdn.example` and an A record.
+private struct AliasingHandler: DNSHandler {
+    func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
+        eventLoop.makeSucceededFuture(self.answer(request))
+    }
+
+    func immediateAnswer(to request: DNSRequest) -> DNSResponse? { self.answer(request) }
+
+    private func answer(_ request: DNSRequest) -> DNSResponse {
+        let alias = DNSName("alias.cdn.example")!, edge = DNSName("edge.cdn.example")!
+        let message = DNSMessage(id: request.id, flags: DNSHeader.Flag.qr | DNSHeader.Flag.rd,
+                                 questions: [request.question], answers: [
+                                     DNSRecord(name: request.question.name, type: .cname, ttl: 60, rdata: alias.wire),
+                                     DNSRecord(name: alias, type: .cname, ttl: 60, rdata: edge.wire),
+                                     .a(edge, (192, 0, 2, 1), ttl: 60),
+                                 ])
+        return DNSResponse(message: message.encoded(), origin: .cache)
+    }
+}
+
+@Suite struct MiddlewareTests {
+    private let loop = EmbeddedEventLoop()
+
+    private func answer(_ pipeline: DNSPipeline, _ request: DNSRequest) throws -> DNSResponse {
+        try pipeline.handle(request, eventLoop: self.loop).wait()
+    }
+
+    @Test func accessControlRefusesClientsOutsideThePrivateRangesByDefault() throws {
+        let pipeline = DNSPipeline(middlewares: [AccessControlMiddleware(control: AccessControl())],
+                                   terminal: EchoHandler())
+        let inside = try answer(pipeline, PolicyFixtures.request("a.example", from: "10.1.2.3"))
+        #expect(PolicyFixtures.decoded(inside).header.rcodeLow == 0)
+        for outside in ["8.8.8.8", "2001:db8::1", "::ffff:1.2.3.4"] {
+            let refused = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: outside)))
+            #expect(PolicyFixtures.decoded(refused).header.rcodeLow == DNSRCode.refused.rawValue)
+            #expect(PolicyFixtures.extendedError(refused) == 18)
+        }
+        #expect(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "::ffff:10.0.0.1")) == nil)
+        let denying = AccessControl(deny: PrefixSet([IPPrefix("127.0.0.2/32")!]), refusal: .drop)
+        let drop = DNSPipeline(middlewares: [AccessControlMiddleware(control: denying)], terminal: EchoHandler())
+        #expect(drop.immediateAnswer(to: PolicyFixtures.request("a.example", from: "127.0.0.2"))?.isSilent == true)
+    }
+
+    @Test func rateLimitTruncatesUDPAndRefusesTCPOverTheRatePerPrefix() throws {
+        let limiter = ClientRateLimiter(settings: RateLimitSettings(queriesPerSecond: 10, burst: 5))
+        let stage = RateLimitMiddleware(limiter: limiter)
+        let pipeline = DNSPipeline(middlewares: [stage], terminal: EchoHandler())
+        var answered = 0
+        for _ in 0..<20 where pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "10.0.0.1")) == nil {
+            answered += 1
+        }
+        #expect(answered == 5)
+        let limited = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "10.0.0.99")))
+        #expect(PolicyFixtures.decoded(limited).header.isTruncated)
+        #expect(PolicyFixtures.decoded(limited).answers.isEmpty)
+        let overTCP = try #require(pipeline.immediateAnswer(
+            to: PolicyFixtures.request("a.example", from: "10.0.0.2", transport: .tcp)))
+        #expect(PolicyFixtures.decoded(overTCP).header.rcodeLow == DNSRCode.refused.rawValue)
+        // Another /24 has a bucket of its own.
+        #expect(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "10.0.1.1")) == nil)
+    }
+
+    @Test func rateLimiterRefillsAndStaysWithinItsTable() {
+        let limiter = ClientRateLimiter(settings: RateLimitSettings(queriesPerSecond: 2, burst: 2, tableSize: 1024))
+        let client = IPAddress("10.9.9.9")!
+        #expect(limiter.admit(client, now: 0) && limiter.admit(client, now: 0))
+        #expect(!limiter.admit(client, now: 1))
+        #expect(limiter.admit(client, now: 500_000_001))
+        #expect(limiter.capacity == 1024)
+        for index in 0..<200_000 { _ = limiter.admit(.v4(UInt32(index) << 8), now: 1_000_000_000) }
+        #expect(limiter.capacity == 1024)
+    }
+
+    @Test func anyQueriesGetTheMinimalAnswerOfRFC8482() throws {
+        let pipeline = DNSPipeline(middlewares: [MinimalANYMiddleware()], terminal: EchoHandler())
+        let response = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", .any)))
+        let answers = PolicyFixtures.decoded(response).answers
+        #expect(answers.map(\.type) == [.hinfo])
+        #expect(answers.first?.rdata == [7] + Array("RFC8482".utf8) + [0])
+    }
+
+    @Test func blockedNamesAndBlockedCNAMETargetsGetTheBlockAnswerPerGroup() throws {
+        var kids = DomainRules()
+        kids.add([.blockName, .blockBelow], for: DNSName("edge.cdn.example")!)
+        var everyone = DomainRules()
+        everyone.add(.blockName, for: DNSName("ads.example")!)
+        let policy = BlockingPolicy(groups: [
+            ClientGroup(name: "kids", clients: PrefixSet([IPPrefix("192.168.2.0/24")!]), rules: kids),
+            ClientGroup(name: "default", clients: PrefixSet([]), rules: everyone),
+        ], answer: .null, nullTTL: 30)
+        let pipeline = DNSPipeline(middlewares: [BlockingMiddleware(policy: policy)], terminal: AliasingHandler())
+
+        let ads = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("ads.example", from: "192.168.1.5")))
+        #expect(ads.origin == .blocked)
+        #expect(PolicyFixtures.decoded(ads).answers.map(\.rdata) == [[0, 0, 0, 0]])
+        #expect(PolicyFixtures.decoded(ads).answers.first?.ttl == 30)
+        #expect(PolicyFixtures.extendedError(ads) == 15)
+
+        // The kids' group blocks the CNAME target: both the cached (immediate) and the forwarded path see it.
+        let viaAlias = PolicyFixtures.request("www.allowed.example", .aaaa, from: "192.168.2.7")
+        let immediate = try #require(pipeline.immediateAnswer(to: viaAlias))
+        #expect(immediate.origin == .blocked)
+        #expect(PolicyFixtures.decoded(immediate).answers.map(\.rdata) == [[UInt8](repeating: 0, count: 16)])
+        #expect(try answer(pipeline, viaAlias).origin == .blocked)
+        // The default group does not, and lets ads.example's neighbour through.
+        let other = try answer(pipeline, PolicyFixtures.request("www.allowed.example", from: "192.168.1.5"))
+        #expect(other.origin == .cache)
+        #expect(PolicyFixtures.decoded(other).answers.count == 3)
+    }
+
+    @Test func nxdomainModeAnswersNXDOMAINWithExtendedError() throws {
+        var rules = DomainRules()
+        rules.add(.blockName, for: DNSName("ads.example")!)
+        let policy = BlockingPolicy(groups: [ClientGroup(name: "all", clients: PrefixSet([]), rules: rules)],
+                                    answer: .nxdomain)
+        let pipeline = DNSPipeline(middlewares: [BlockingMiddleware(policy: policy)], terminal: EchoHandler())
+        let response = try answer(pipeline, PolicyFixtures.request("ADS.example.", .txt))
+        #expect(PolicyFixtures.decoded(response).header.rcodeLow == DNSRCode.nxDomain.rawValue)
+        #expect(PolicyFixtures.extendedError(response) == 15)
+    }
+}
