@@ -37,8 +37,9 @@ public enum BlocklistParser {
     /// Names that hosts files list for the machine itself; blocking them would break it, so they are skipped.
     static let hostsFileSelfNames: Set<String> = [
         "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost", "ip6-loopback",
-        "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts", "0.0.0.0",
+        "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts",
     ]
+    private static let hostsFileSelfNameHashes = Set(Self.hostsFileSelfNames.compactMap { Self.nameHash(Array($0.utf8)[...]) })
 
     /// Parses `contents`, one rule per line.
     public static func parse(_ contents: [UInt8]) -> Result {
@@ -82,9 +83,10 @@ public enum BlocklistParser {
             guard IPAddress(String(decoding: head, as: UTF8.self)) != nil else { return "not an IP address" }
             guard tokens.count > 1 else { return "an address without a name" }
             for token in tokens.dropFirst() {
-                let text = String(decoding: token, as: UTF8.self).lowercased()
-                if Self.hostsFileSelfNames.contains(text) { continue }
-                guard let hash = Self.nameHash(token) else { return "not a domain name: \(text)" }
+                guard let hash = Self.nameHash(token) else {
+                    return "not a domain name: \(String(decoding: token, as: UTF8.self))"
+                }
+                if Self.hostsFileSelfNameHashes.contains(hash) { continue }
                 result.rules.add(.blockName, toNameHashed: hash)
                 result.entries += 1
             }
@@ -130,6 +132,7 @@ public enum BlocklistParser {
         var name = text
         if name.last == UInt8(ascii: ".") { name = name.dropLast() }
         guard !name.isEmpty, name.count <= 253 else { return nil }
+        if let hash = Self.asciiNameHash(name) { return hash }
         let labels = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 }) else { return nil }
         if labels.allSatisfy({ $0.allSatisfy(Self.isHostCharacter) }) {
@@ -139,6 +142,27 @@ public enum BlocklistParser {
         let ascii = labels.map { Punycode.asciiLabel(String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }
         guard ascii.allSatisfy({ ($0?.count ?? 64) <= 63 }) else { return nil }
         return DomainHash.of(labels: ascii.compactMap { $0 })
+    }
+
+    /// The hash of an ASCII host name without a trailing dot in one backwards pass, labels hashed from the top-level
+    /// domain down; nil when it is not one (the general path then decides).
+    private static func asciiNameHash(_ name: ArraySlice<UInt8>) -> UInt64? {
+        var hash = DomainHash.root
+        var end = name.endIndex
+        var index = name.endIndex
+        while index > name.startIndex {
+            let byte = name[index - 1]
+            if byte == UInt8(ascii: ".") {
+                guard end - index >= 1, end - index <= 63 else { return nil }
+                hash = DomainHash.extend(hash, with: name[index..<end])
+                end = index - 1
+            } else if !Self.isHostCharacter(byte) {
+                return nil
+            }
+            index -= 1
+        }
+        guard end - index >= 1, end - index <= 63 else { return nil }
+        return DomainHash.extend(hash, with: name[index..<end])
     }
 
     private static func isHostCharacter(_ byte: UInt8) -> Bool {
