@@ -68,13 +68,19 @@ let package = Package(
         .target(
             name: "DNSFrontend",
             dependencies: [
-                "DNSCore", "DNSWire", "CLinuxNet", nioCore, nioPosix, logging,
+                "DNSCore", "DNSWire", "CLinuxNet", nioCore, nioPosix, nioSSL, logging,
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ],
             swiftSettings: upcomingFeatures
         ),
-        .target(name: "DNSPolicy", dependencies: ["DNSCore", "DNSWire", nioCore], swiftSettings: upcomingFeatures),
+        .target(
+            name: "DNSPolicy",
+            dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: upcomingFeatures
+        ),
         .target(
             name: "RedisTier",
             dependencies: ["DNSCache", "DNSCore", nioCore, nioPosix, logging],
@@ -101,7 +107,8 @@ let package = Package(
         .target(
             name: "Config",
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "DNSPolicy", "RedisTier", "FakeIP", "TransparentProxy",
+                "DNSCore", "DNSUpstream", "DNSCache", "DNSPolicy", "DNSFrontend", "RedisTier", "FakeIP",
+                "TransparentProxy",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 nioCore,

@@ -19,10 +19,10 @@ extension ConfigLoader {
     static func rateLimit(_ values: ConfigValues) throws -> RateLimitSettings? {
         let qps = try values.int("rate_limit.qps", default: 0, in: 0...10_000_000)
         guard qps > 0 else { return nil }
-        let burst = try values.int("rate_limit.burst", default: 0, in: 0...10_000_000)
+        let burst = try values.int("rate_limit.burst", default: 0, in: 0...65_535)
         return RateLimitSettings(
             queriesPerSecond: Double(qps),
-            burst: Double(burst == 0 ? qps : burst),
+            burst: Double(burst == 0 ? min(qps, 65_535) : burst),
             ipv4PrefixLength: try values.int("rate_limit.ipv4_prefix", default: 24, in: 8...32),
             ipv6PrefixLength: try values.int("rate_limit.ipv6_prefix", default: 56, in: 16...128),
             action: try values.choice("rate_limit.action", default: RateLimitSettings.Action.truncate),

@@ -61,6 +61,10 @@ public enum ConfigLoader {
         if !overrides.caFiles.isEmpty {
             values["tls.ca_files"] = ConfigValue(.stringArray(overrides.caFiles), isSecret: false)
         }
+        if let certificate = overrides.tlsCertificateFile {
+            values["tls.cert_file"] = ConfigValue(.string(certificate), isSecret: false)
+        }
+        if let key = overrides.tlsKeyFile { values["tls.key_file"] = ConfigValue(.string(key), isSecret: false) }
         if !overrides.blocklists.isEmpty {
             values["blocking.sources"] = ConfigValue(.stringArray(overrides.blocklists), isSecret: false)
         }
@@ -83,8 +87,10 @@ public enum ConfigLoader {
             throw ConfigError(key: "log.level", value: levelText,
                               allowed: "one of trace, debug, info, notice, warning, error, critical")
         }
+        let listeners = try Self.listeners(values)
         return DNSGateConfig(
-            listen: try Self.listenAddresses(values),
+            listeners: listeners,
+            listenerCertificate: try Self.listenerCertificate(values, listeners: listeners),
             upstreams: try Self.upstreams(values),
             upstreamSelection: try Self.upstreamSelection(values),
             bootstrap: try Self.bootstrapServers(values),

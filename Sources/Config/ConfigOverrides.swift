@@ -14,6 +14,9 @@ public struct ConfigOverrides: Sendable {
     public var adminTokenFile: String?
     /// `--blocklist`: the sources of the list named `default`.
     public var blocklists: [String]
+    /// `--tls-cert`, `--tls-key`: the DoT and DoH listeners' certificate chain and key.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
 
     public init(
         configFile: String? = nil,
@@ -25,9 +28,13 @@ public struct ConfigOverrides: Sendable {
         logLevel: String? = nil,
         adminListen: String? = nil,
         adminTokenFile: String? = nil,
-        blocklists: [String] = []
+        blocklists: [String] = [],
+        tlsCertificateFile: String? = nil,
+        tlsKeyFile: String? = nil
     ) {
         self.blocklists = blocklists
+        self.tlsCertificateFile = tlsCertificateFile
+        self.tlsKeyFile = tlsKeyFile
         self.adminListen = adminListen
         self.adminTokenFile = adminTokenFile
         self.configFile = configFile

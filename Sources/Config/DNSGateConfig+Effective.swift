@@ -1,5 +1,6 @@
 import DNSCache
 import DNSCore
+import DNSFrontend
 import DNSUpstream
 import FakeIP
 import RedisTier
@@ -13,7 +14,9 @@ extension DNSGateConfig {
     /// only its `enabled` key.
     public var effectiveSettings: [String: String] {
         var settings: [String: String] = [
-            "listen": self.listen.map(\.hostAndPort).joined(separator: ", "),
+            "listen": self.listeners.map(\.description).joined(separator: ", "),
+            "tls.cert_file": self.listenerCertificate?.certificate ?? "none",
+            "tls.key_file": self.listenerCertificate?.key ?? "none",
             "upstreams": self.upstreams.map(\.description).joined(separator: ", "),
             "tls.ca_files": self.caFiles.isEmpty ? "none" : self.caFiles.joined(separator: ", "),
             "timeouts.query": Self.text(self.queryTimeout),

@@ -1,6 +1,7 @@
 import Foundation
 public import DNSCache
 public import DNSCore
+public import DNSFrontend
 public import DNSPolicy
 public import DNSUpstream
 public import FakeIP
@@ -16,8 +17,10 @@ public struct DNSGateConfig: Sendable {
     /// Built-in listen address when none is configured.
     public static let defaultListen = ["127.0.0.1:5353"]
 
-    /// Addresses to serve plain DNS on, UDP and TCP.
-    public var listen: [SocketAddress]
+    /// The listeners: plain DNS (UDP and TCP), DoT and DoH.
+    public var listeners: [ListenerAddress]
+    /// The certificate chain and key files of the DoT and DoH listeners (`tls.cert_file`, `tls.key_file`).
+    public var listenerCertificate: (certificate: String, key: String)?
     /// The default group's upstreams, in configured order.
     public var upstreams: [UpstreamSpec]
     /// How the default group picks among them and tracks their health.
@@ -72,6 +75,9 @@ public struct DNSGateConfig: Sendable {
     public var localRecords: LocalRecords?
     /// Blocklists and client groups (`blocking.*`), or nil when off.
     public var blocking: BlockingSettings?
+
+    /// The addresses of the plain DNS listeners.
+    public var listen: [SocketAddress] { self.listeners.filter { $0.kind == .plain }.map(\.address) }
 }
 
 /// Fake-IP mode: the pools, the answers, and where the mapping is kept.

@@ -3,15 +3,18 @@ public import Logging
 public import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Limits and timeouts of the UDP and TCP listeners.
+/// Limits and timeouts of the listeners.
 public struct FrontendConfiguration: Sendable {
-    /// Addresses to listen on, each for UDP and TCP.
-    public var listen: [SocketAddress]
+    /// Addresses to listen on: plain ones for UDP and TCP, `tls` ones for DoT, `https` ones for DoH.
+    public var listen: [ListenerAddress]
+    /// The certificate of the DoT and DoH listeners (required when there are any).
+    public var tls: ServerTLSContext?
     /// How long a client waits at most before dnsgate answers (SERVFAIL if nothing better).
     public var queryTimeout: TimeAmount
     /// A TCP connection with nothing to do for this long is closed (RFC 7766 §6.2.3).
@@ -22,13 +25,15 @@ public struct FrontendConfiguration: Sendable {
     public var maxTCPQueriesPerConnection: Int
 
     public init(
-        listen: [SocketAddress],
+        listen: [ListenerAddress],
+        tls: ServerTLSContext? = nil,
         queryTimeout: TimeAmount = .seconds(5),
         tcpIdleTimeout: TimeAmount = .seconds(10),
         maxTCPConnections: Int = 1000,
         maxTCPQueriesPerConnection: Int = 100
     ) {
         self.listen = listen
+        self.tls = tls
         self.queryTimeout = queryTimeout
         self.tcpIdleTimeout = tcpIdleTimeout
         self.maxTCPConnections = maxTCPConnections
@@ -41,9 +46,9 @@ public struct FrontendError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The plain DNS listeners: for every configured address a UDP socket per event loop (`SO_REUSEPORT`, so both
-/// cores read), each served by a ``UDPQueryListener`` thread, and one TCP listener whose connections are spread
-/// over the loops.
+/// The listeners: for every plain address a UDP socket per event loop (`SO_REUSEPORT`, so both cores read), each
+/// served by a ``UDPQueryListener`` thread, and one TCP listener whose connections are spread over the loops; DoT
+/// and DoH listeners are TCP listeners with TLS (and HTTP) in front of the same query handling.
 public final class DNSFrontend: Sendable {
     /// Datagrams read per `recvmmsg` call.
     static let vectorReadCount = 32
@@ -56,9 +61,10 @@ public final class DNSFrontend: Sendable {
     private let logger: Logger
     private let udpInFlight = InFlightCounter()
     private let tcpConnections: ConnectionLimiter
-    /// One configured address's sockets.
+    /// One configured listener's sockets.
     private struct Listener {
-        var address: SocketAddress
+        var address: ListenerAddress
+        /// Empty for DoT and DoH.
         var udp: [UDPQueryListener]
         var tcp: any Channel
     }
@@ -85,7 +91,7 @@ public final class DNSFrontend: Sendable {
     /// Listens on `addresses` from now on: opens the ones not open yet (throwing, with the others left as they were,
     /// when one cannot be bound) and stops the ones no longer listed, letting their queries in flight finish.
     /// Addresses in both lists are not touched.
-    public func listen(on addresses: [SocketAddress]) async throws {
+    public func listen(on addresses: [ListenerAddress]) async throws {
         let open = self.listeners.withLockedValue { $0.map(\.address) }
         for address in addresses where !open.contains(address) { try await self.open(address) }
         let removed = self.listeners.withLockedValue { listeners in
@@ -96,14 +102,23 @@ public final class DNSFrontend: Sendable {
         for listener in removed { await self.stop(listener) }
     }
 
-    /// Opens UDP and TCP on `address`.
-    private func open(_ address: SocketAddress) async throws {
-        let (udp, port) = try self.bindUDP(address)
-        var tcpAddress = address
+    /// Opens UDP and TCP on a plain address, TCP with TLS (and HTTP) on an encrypted one.
+    private func open(_ listener: ListenerAddress) async throws {
+        guard listener.kind == .plain else {
+            guard let tls = self.configuration.tls else {
+                throw FrontendError(description: "\(listener) needs a certificate and key (tls.cert_file, tls.key_file)")
+            }
+            let channel = try await self.bindTCP(listener.address, kind: listener.kind, tls: tls)
+            self.listeners.withLockedValue { $0.append(Listener(address: listener, udp: [], tcp: channel)) }
+            self.logger.info("listening", metadata: ["address": "\(listener)"])
+            return
+        }
+        let (udp, port) = try self.bindUDP(listener.address)
+        var tcpAddress = listener.address
         tcpAddress.port = port
         do {
-            let tcp = try await self.bindTCP(tcpAddress)
-            self.listeners.withLockedValue { $0.append(Listener(address: address, udp: udp, tcp: tcp)) }
+            let tcp = try await self.bindTCP(tcpAddress, kind: .plain, tls: nil)
+            self.listeners.withLockedValue { $0.append(Listener(address: listener, udp: udp, tcp: tcp)) }
         } catch {
             for listener in udp {
                 await listener.stopReceiving()
@@ -119,7 +134,7 @@ public final class DNSFrontend: Sendable {
     private func stop(_ listener: Listener) async {
         try? await listener.tcp.close()
         for udp in listener.udp { await udp.stopReceiving() }
-        self.logger.info("stopped listening", metadata: ["address": "\(listener.address.hostAndPort)"])
+        self.logger.info("stopped listening", metadata: ["address": "\(listener.address)"])
         let timeout = self.configuration.queryTimeout
         Task {
             try? await Task.sleep(for: .nanoseconds(timeout.nanoseconds) + .seconds(1))
@@ -152,10 +167,14 @@ public final class DNSFrontend: Sendable {
         return (listeners, address.port ?? 0)
     }
 
-    private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
+    /// A TCP listener for plain DNS, DoT (`tls`) or DoH (`https`, with `tls`).
+    private func bindTCP(_ address: SocketAddress, kind: ListenerAddress.Kind, tls: ServerTLSContext?) async throws
+        -> any Channel
+    {
         let pipeline = self.pipeline
         let configuration = self.configuration
         let limiter = self.tcpConnections
+        let logger = self.logger
         do {
             let channel = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -170,9 +189,18 @@ public final class DNSFrontend: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        if let tls {
+                            try sync.addHandler(NIOSSLServerHandler(context: tls.current(https: kind != .tls)))
+                        }
+                        if case .https(let path) = kind {
+                            try DoHServer.configure(channel, path: path, pipeline: pipeline,
+                                                    configuration: configuration, logger: logger)
+                            return
+                        }
                         try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
                         try sync.addHandler(TCPQueryHandler(
-                            pipeline: pipeline, queryTimeout: configuration.queryTimeout,
+                            pipeline: pipeline, transport: kind == .tls ? .tls : .tcp,
+                            queryTimeout: configuration.queryTimeout,
                             maxInFlight: configuration.maxTCPQueriesPerConnection,
                             idleTimeout: configuration.tcpIdleTimeout))
                     }

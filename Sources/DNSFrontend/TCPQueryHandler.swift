@@ -2,7 +2,7 @@ import DNSCore
 import DNSWire
 import NIOCore
 
-/// Serves one DNS-over-TCP connection (RFC 7766): many queries, pipelined, each answered as soon as its answer is
+/// Serves one DNS-over-TCP or DNS-over-TLS connection (RFC 7766, RFC 7858): many queries, pipelined, each answered as soon as its answer is
 /// ready, in any order. Reading pauses while the connection has `maxInFlight` queries open or the client is not
 /// reading its answers; the connection closes when idle, when the client half-closes and everything is answered,
 /// or on a framing error.
@@ -15,6 +15,8 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     struct Drain {}
 
     private let pipeline: any DNSHandler
+    /// `.tcp`, or `.tls` behind a TLS handler (whose answers are padded for clients that pad).
+    private let transport: DNSTransport
     private let queryTimeout: TimeAmount
     private let maxInFlight: Int
     private let flusher = TickFlusher()
@@ -25,8 +27,10 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var draining = false
 
-    init(pipeline: any DNSHandler, queryTimeout: TimeAmount, maxInFlight: Int, idleTimeout: TimeAmount) {
+    init(pipeline: any DNSHandler, transport: DNSTransport = .tcp, queryTimeout: TimeAmount, maxInFlight: Int,
+         idleTimeout: TimeAmount) {
         self.pipeline = pipeline
+        self.transport = transport
         self.queryTimeout = queryTimeout
         self.maxInFlight = maxInFlight
         self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
@@ -60,7 +64,7 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         let message = self.unwrapInboundIn(data)
         guard !self.draining else { return }
         self.idleTimer.touch(context.eventLoop.now)
-        let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: .tcp)
+        let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: self.transport)
         switch QueryIntake(message: message, metadata: metadata, deadline: .now() + self.queryTimeout) {
         case .drop:
             // A response, or bytes that are not DNS at all: nothing on this stream can be trusted any more.
@@ -69,20 +73,24 @@ final class TCPQueryHandler: ChannelDuplexHandler {
             self.send(reply)
         case .request(let request):
             if let response = self.pipeline.immediateAnswer(to: request) {
-                self.send(response.message)
+                self.send(response.message, for: request)
                 return
             }
             self.inFlight += 1
             self.pipeline.handle(request, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.inFlight -= 1
                 switch result {
-                case .success(let response): self.send(response.message)
-                case .failure: self.send(DNSResponse.error(.servFail, for: request).message)
+                case .success(let response): self.send(response.message, for: request)
+                case .failure: self.send(DNSResponse.error(.servFail, for: request).message, for: request)
                 }
                 self.resumeReadingIfPossible()
                 self.closeIfFinished()
             }
         }
+    }
+
+    private func send(_ message: ByteBuffer, for request: DNSRequest) {
+        self.send(self.transport == .tls ? EncryptedAnswerPadding.apply(message, for: request) : message)
     }
 
     private func send(_ message: ByteBuffer) {

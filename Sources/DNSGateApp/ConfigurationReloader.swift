@@ -76,7 +76,7 @@ actor ConfigurationReloader {
         }
         let replacesUpstream = changed.contains(where: Self.concernsUpstreams)
         do {
-            try await self.components.frontend.listen(on: config.listen)
+            try await self.components.frontend.listen(on: config.listeners)
         } catch {
             if replacesUpstream { await upstream.shutdown() }
             self.logger.error("configuration reload rejected; the running configuration stays",
@@ -84,6 +84,7 @@ actor ConfigurationReloader {
             throw error
         }
         let replaced = self.components.replace(upstream: upstream, config: config)
+        self.components.listenerCertificate?.reloadIfChanged()
         if let rules = config.fakeIP?.proxy?.rules { self.components.proxy?.rules.replace(with: rules) }
         if let tun = self.tun, let addresses = config.tun?.addresses { tun.serve(addresses) }
         LogLevelSetting.set(config.logLevel)

@@ -34,6 +34,9 @@ final class DNSGateComponents: Sendable {
     let queryMetrics: QueryMetrics?
     let proxy: TransparentProxyServer?
     let frontend: DNSFrontend
+    /// The DoT and DoH listeners' certificate, when there are such listeners, and the task that watches its files.
+    let listenerCertificate: ServerTLSContext?
+    private let certificateWatch: Task<Void, Never>?
     /// Fake-IP stage, cache, upstreams.
     private let answering: ReloadableHandler
     /// Cache and upstreams: what the fake-IP stage resolves through, and how the proxy finds real addresses.
@@ -77,9 +80,20 @@ final class DNSGateComponents: Sendable {
         let queryMetrics = config.admin.map { _ in QueryMetrics() }
         self.queryMetrics = queryMetrics
         self.pipeline = queryMetrics.map { MeasuredHandler(answering, metrics: $0) } ?? answering
+        let certificate = try config.listenerCertificate.map { files in
+            do {
+                return try ServerTLSContext(certificateFile: files.certificate, keyFile: files.key, logger: logger)
+            } catch {
+                throw ConfigError(key: "tls.cert_file", value: files.certificate,
+                                  allowed: "a PEM certificate chain matching the key in \(files.key) (\(error))")
+            }
+        }
+        self.listenerCertificate = certificate
+        self.certificateWatch = certificate.map { certificate in Task { await certificate.watch() } }
         self.frontend = DNSFrontend(
             configuration: FrontendConfiguration(
-                listen: config.listen,
+                listen: config.listeners,
+                tls: certificate,
                 queryTimeout: config.queryTimeout,
                 tcpIdleTimeout: config.tcpIdleTimeout,
                 maxTCPConnections: config.tcpMaxConnections,
@@ -170,6 +184,7 @@ final class DNSGateComponents: Sendable {
     /// upstreams and Redis, and saves the cache if configured.
     func stop(gracePeriod: TimeAmount) async {
         self.blocklists.withLock { $0?.refresher.cancel() }
+        self.certificateWatch?.cancel()
         await self.proxy?.shutdown()
         await self.frontend.shutdown(gracePeriod: gracePeriod)
         await self.upstream.shutdown()

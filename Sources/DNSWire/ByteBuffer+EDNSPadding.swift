@@ -6,6 +6,8 @@ extension ByteBuffer {
     public static let ednsPaddingOption: UInt16 = 12
     /// RFC 8467 §4.1: queries are padded to a multiple of 128 octets.
     public static let queryPaddingBlock = 128
+    /// RFC 8467 §4.1: a server pads answers to a multiple of 468 octets, for clients that padded their query.
+    public static let answerPaddingBlock = 468
 
     /// The message padded to a multiple of `block` octets: its OPT record gets a Padding option, in place of any it
     /// had; a message without an OPT record gets one (payload size 1232). `view` indexes this buffer.

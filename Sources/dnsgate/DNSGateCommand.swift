@@ -19,7 +19,7 @@ struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "YAML configuration file (also DNSGATE_CONFIG).")
     var config: String?
 
-    @Option(name: .long, help: "Address to serve UDP and TCP on, e.g. 127.0.0.1:5353 or [::1]:53 (repeatable).")
+    @Option(name: .long, help: "Address to serve UDP and TCP on, e.g. 127.0.0.1:5353 or [::1]:53; tls://ADDRESS[:853] for DoT, https://ADDRESS[:443][/path] for DoH (repeatable).")
     var listen: [String] = []
 
     @Option(name: .long, help: "Upstream: tls://host[:port][#tls-name], https://host[:port][/path][#tls-name], tcp://host[:port] or udp://host[:port], optionally followed by options such as ' weight=3' or ' method=get' (repeatable).")
@@ -48,11 +48,18 @@ struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Blocklist file or http(s) URL in hosts, plain-domain or Adblock format (repeatable).")
     var blocklist: [String] = []
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain of the DoT and DoH listeners (reloaded when it changes).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of the DoT and DoH listeners.")
+    var tlsKey: String?
+
     func load() async throws -> DNSGateConfig {
         try await ConfigLoader.load(overrides: ConfigOverrides(
             configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy,
             bootstrap: self.bootstrap, caFiles: self.caFile, logLevel: self.logLevel, adminListen: self.adminListen,
-            adminTokenFile: self.adminTokenFile, blocklists: self.blocklist))
+            adminTokenFile: self.adminTokenFile, blocklists: self.blocklist, tlsCertificateFile: self.tlsCert,
+            tlsKeyFile: self.tlsKey))
     }
 }
 

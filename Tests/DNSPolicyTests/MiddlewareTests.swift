@@ -74,7 +74,10 @@ private struct AliasingHandler: DNSHandler {
         let client = IPAddress("10.9.9.9")!
         #expect(limiter.admit(client, now: 0) && limiter.admit(client, now: 0))
         #expect(!limiter.admit(client, now: 1))
-        #expect(limiter.admit(client, now: 500_000_001))
+        // Two per second: one token back after half a second, not before.
+        #expect(!limiter.admit(client, now: 480_000_000))
+        #expect(limiter.admit(client, now: 512_000_000))
+        #expect(!limiter.admit(client, now: 512_000_000))
         #expect(limiter.capacity == 1024)
         for index in 0..<200_000 { _ = limiter.admit(.v4(UInt32(index) << 8), now: 1_000_000_000) }
         #expect(limiter.capacity == 1024)
