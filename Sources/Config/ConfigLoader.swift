@@ -61,6 +61,7 @@ public enum ConfigLoader {
         if !overrides.caFiles.isEmpty {
             values["tls.ca_files"] = ConfigValue(.stringArray(overrides.caFiles), isSecret: false)
         }
+        if let path = overrides.queryLog { values["query_log.path"] = ConfigValue(.string(path), isSecret: false) }
         if let certificate = overrides.tlsCertificateFile {
             values["tls.cert_file"] = ConfigValue(.string(certificate), isSecret: false)
         }
@@ -122,7 +123,8 @@ public enum ConfigLoader {
             rateLimit: try Self.rateLimit(values),
             minimalANY: try values.choice("any_queries", default: ANYQueries.minimal) == .minimal,
             localRecords: try Self.localRecords(values),
-            blocking: try Self.blocking(values)
+            blocking: try Self.blocking(values),
+            queryLog: try Self.queryLog(values)
         )
     }
 }

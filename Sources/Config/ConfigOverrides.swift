@@ -17,6 +17,8 @@ public struct ConfigOverrides: Sendable {
     /// `--tls-cert`, `--tls-key`: the DoT and DoH listeners' certificate chain and key.
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    /// `--query-log`: a file, or `-` for standard output.
+    public var queryLog: String?
 
     public init(
         configFile: String? = nil,
@@ -30,8 +32,10 @@ public struct ConfigOverrides: Sendable {
         adminTokenFile: String? = nil,
         blocklists: [String] = [],
         tlsCertificateFile: String? = nil,
-        tlsKeyFile: String? = nil
+        tlsKeyFile: String? = nil,
+        queryLog: String? = nil
     ) {
+        self.queryLog = queryLog
         self.blocklists = blocklists
         self.tlsCertificateFile = tlsCertificateFile
         self.tlsKeyFile = tlsKeyFile

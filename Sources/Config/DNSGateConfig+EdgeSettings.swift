@@ -12,7 +12,12 @@ extension DNSGateConfig {
             "rate_limit.qps": self.rateLimit.map { "\(Int($0.queriesPerSecond))" } ?? "off",
             "local.records": "\(self.localRecords?.count ?? 0)",
             "blocking.enabled": "\(self.blocking != nil)",
+            "query_log.path": self.queryLog.map { $0.path ?? "-" } ?? "off",
         ]
+        if let log = self.queryLog {
+            settings["query_log.max_size"] = "\(log.maxSize)"
+            settings["query_log.keep"] = "\(log.keep)"
+        }
         if let limit = self.rateLimit {
             settings["rate_limit.burst"] = "\(Int(limit.burst))"
             settings["rate_limit.ipv4_prefix"] = "\(limit.ipv4PrefixLength)"

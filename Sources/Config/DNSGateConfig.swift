@@ -75,6 +75,8 @@ public struct DNSGateConfig: Sendable {
     public var localRecords: LocalRecords?
     /// Blocklists and client groups (`blocking.*`), or nil when off.
     public var blocking: BlockingSettings?
+    /// The query log (`query_log.*`), or nil when off.
+    public var queryLog: QueryLogSettings?
 
     /// The addresses of the plain DNS listeners.
     public var listen: [SocketAddress] { self.listeners.filter { $0.kind == .plain }.map(\.address) }

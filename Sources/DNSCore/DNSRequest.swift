@@ -62,6 +62,8 @@ public struct DNSResponse: Sendable {
         case local
         /// A blocklist.
         case blocked
+        /// Fake-IP mode's made-up address.
+        case fakeIP
     }
 
     public var message: ByteBuffer

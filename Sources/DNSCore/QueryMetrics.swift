@@ -4,7 +4,7 @@ public import NIOCore
 /// Counts of answered queries by transport, query type and response code, the answers' sources, and how long the
 /// answers took per transport. Every label takes a value from a small fixed set (common types and codes, then
 /// `other`), and a query costs a few relaxed atomic increments: no lock, no dictionary, no text.
-public final class QueryMetrics: Sendable {
+public final class QueryMetrics: QueryObserver {
     /// The query types counted by name; every other type counts as `other`.
     public static let typeNames = ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "PTR", "SRV", "HTTPS", "SVCB",
                                    "DS", "DNSKEY", "CAA", "ANY", "other"]
@@ -71,6 +71,7 @@ public final class QueryMetrics: Sendable {
         case .cache: 1
         case .local: 2
         case .blocked: 3
+        case .fakeIP: 4
         }
     }
 
@@ -97,33 +98,5 @@ public final class QueryMetrics: Sendable {
 
     private static func rcodeIndex(_ rcode: Int) -> Int {
         rcode <= 5 ? rcode : Self.rcodeNames.count - 1
-    }
-}
-
-/// The pipeline with every answer counted in a ``QueryMetrics``: what the frontends and the TUN responder call when
-/// metrics are on.
-public struct MeasuredHandler: DNSHandler {
-    private let pipeline: any DNSHandler
-    private let metrics: QueryMetrics
-
-    public init(_ pipeline: any DNSHandler, metrics: QueryMetrics) {
-        self.pipeline = pipeline
-        self.metrics = metrics
-    }
-
-    public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
-        let start = NIODeadline.now()
-        let metrics = self.metrics
-        return self.pipeline.handle(request, eventLoop: eventLoop).map { response in
-            metrics.record(request, response, since: start)
-            return response
-        }
-    }
-
-    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
-        let start = NIODeadline.now()
-        guard let response = self.pipeline.immediateAnswer(to: request) else { return nil }
-        self.metrics.record(request, response, since: start)
-        return response
     }
 }

@@ -36,6 +36,9 @@ final class DNSGateComponents: Sendable {
     let frontend: DNSFrontend
     /// The DoT and DoH listeners' certificate, when there are such listeners, and the task that watches its files.
     let listenerCertificate: ServerTLSContext?
+    /// The query log, when on, and the task that writes it.
+    let queryLog: QueryLog?
+    private let queryLogWriter: Task<Void, Never>?
     private let certificateWatch: Task<Void, Never>?
     /// Fake-IP stage, cache, upstreams.
     private let answering: ReloadableHandler
@@ -79,7 +82,17 @@ final class DNSGateComponents: Sendable {
         }
         let queryMetrics = config.admin.map { _ in QueryMetrics() }
         self.queryMetrics = queryMetrics
-        self.pipeline = queryMetrics.map { MeasuredHandler(answering, metrics: $0) } ?? answering
+        let queryLog = try config.queryLog.map { settings in
+            do {
+                return try QueryLog(path: settings.path, maxSize: settings.maxSize, keep: settings.keep)
+            } catch {
+                throw ConfigError(key: "query_log.path", value: settings.path ?? "-", allowed: "a writable file (\(error))")
+            }
+        }
+        self.queryLog = queryLog
+        self.queryLogWriter = queryLog.map { log in Task { await log.run() } }
+        let observers = [queryMetrics as (any QueryObserver)?, queryLog as (any QueryObserver)?].compactMap { $0 }
+        self.pipeline = observers.isEmpty ? answering : ObservedHandler(answering, observers: observers)
         let certificate = try config.listenerCertificate.map { files in
             do {
                 return try ServerTLSContext(certificateFile: files.certificate, keyFile: files.key, logger: logger)
@@ -187,6 +200,8 @@ final class DNSGateComponents: Sendable {
         self.certificateWatch?.cancel()
         await self.proxy?.shutdown()
         await self.frontend.shutdown(gracePeriod: gracePeriod)
+        self.queryLogWriter?.cancel()
+        await self.queryLogWriter?.value
         await self.upstream.shutdown()
         await self.redis?.shutdown()
         if let cache = self.cache { self.savedCache?.save(cache) }

@@ -70,7 +70,10 @@ public final class FakeIPMiddleware: DNSMiddleware {
             // Every address is in use by a connection or may still be in a client's cache.
             return .error(.servFail, for: request, extendedError: .other)
         }
-        return .local([DNSLocalRecord(type: request.question.type, ttl: ttl, rdata: address.bytes)], for: request)
+        var response = DNSResponse.local([DNSLocalRecord(type: request.question.type, ttl: ttl, rdata: address.bytes)],
+                                         for: request)
+        response.origin = .fakeIP
+        return response
     }
 
     public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome {

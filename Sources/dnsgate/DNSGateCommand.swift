@@ -54,12 +54,15 @@ struct ConfigOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("tls-key"), help: "PEM private key of the DoT and DoH listeners.")
     var tlsKey: String?
 
+    @Option(name: .customLong("query-log"), help: "Log every query as a JSON line to this file (rotated by size), or - for standard output.")
+    var queryLog: String?
+
     func load() async throws -> DNSGateConfig {
         try await ConfigLoader.load(overrides: ConfigOverrides(
             configFile: self.config, listen: self.listen, upstreams: self.upstream, upstreamPolicy: self.upstreamPolicy,
             bootstrap: self.bootstrap, caFiles: self.caFile, logLevel: self.logLevel, adminListen: self.adminListen,
             adminTokenFile: self.adminTokenFile, blocklists: self.blocklist, tlsCertificateFile: self.tlsCert,
-            tlsKeyFile: self.tlsKey))
+            tlsKeyFile: self.tlsKey, queryLog: self.queryLog))
     }
 }
 

@@ -32,7 +32,7 @@ import Testing
          "FILE:3: unknown key 'cache.max_szie'; did you mean 'cache.max_size'?"),
         ("fakeip:\n  proxy:\n    jurnal: true\n",
          "FILE:3: unknown key 'fakeip.proxy.jurnal'; did you mean 'fakeip.proxy.journal'?"),
-        ("max_size: 1MiB\n", "FILE:1: unknown key 'max_size'; did you mean 'cache.max_size'?"),
+        ("max_size: 1MiB\n", "FILE:1: unknown key 'max_size'; did you mean 'cache.max_size' or 'query_log.max_size'?"),
         ("fakeip:\n  exclude:\n    - example.com\n    - nmae: corp.example\n",
          "FILE:4: unknown key 'fakeip.exclude[1].nmae'; 'fakeip.exclude[1]' takes a value or a list of values"),
         ("listen:\n  address: 127.0.0.1:53\n",
@@ -72,7 +72,7 @@ import Testing
             "tun.enabled": "true", "fakeip.enabled": "true", "fakeip.proxy.listen": "0.0.0.0:15400",
             "fakeip.socks5.server": "socks5://127.0.0.1:1080", "fakeip.socks5.domains": "example.com",
             "cache.redis": "redis://127.0.0.1:6379", "rate_limit.qps": "100",
-            "blocking.sources": "/etc/dnsgate/blocklist.txt",
+            "blocking.sources": "/etc/dnsgate/blocklist.txt", "query_log.path": "/var/log/dnsgate/queries.log",
         ]
         let reported = KeyRecorder()
         let reader = ConfigReader(providers: [InMemoryProvider(values: everyMode),

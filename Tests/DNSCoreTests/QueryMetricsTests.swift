@@ -26,7 +26,7 @@ import Testing
     @Test func theMeasuredPipelineCountsEveryAnswer() throws {
         let loop = EmbeddedEventLoop()
         let metrics = QueryMetrics()
-        let pipeline = MeasuredHandler(EchoHandler(), metrics: metrics)
+        let pipeline = ObservedHandler(EchoHandler(), observers: [metrics])
         let query = DNSMessage.query(try #require(DNSName("example.com.")), .aaaa, id: 7).encoded()
         let view = try DNSMessageView(query)
         for transport in [DNSTransport.udp, .udp, .tcp] {

@@ -1,0 +1,36 @@
+public import NIOCore
+
+/// Something that wants to know about every answered query (metrics, the query log). Called on the query's path,
+/// so it must be quick and must not block.
+public protocol QueryObserver: Sendable {
+    /// `response` answered `request`, which arrived at `start`.
+    func record(_ request: DNSRequest, _ response: DNSResponse, since start: NIODeadline)
+}
+
+/// The pipeline with every answer shown to observers: what the frontends and the TUN responder call when metrics
+/// or the query log are on.
+public struct ObservedHandler: DNSHandler {
+    private let pipeline: any DNSHandler
+    private let observers: [any QueryObserver]
+
+    public init(_ pipeline: any DNSHandler, observers: [any QueryObserver]) {
+        self.pipeline = pipeline
+        self.observers = observers
+    }
+
+    public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
+        let start = NIODeadline.now()
+        let observers = self.observers
+        return self.pipeline.handle(request, eventLoop: eventLoop).map { response in
+            for observer in observers { observer.record(request, response, since: start) }
+            return response
+        }
+    }
+
+    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
+        let start = NIODeadline.now()
+        guard let response = self.pipeline.immediateAnswer(to: request) else { return nil }
+        for observer in self.observers { observer.record(request, response, since: start) }
+        return response
+    }
+}
