@@ -42,6 +42,8 @@ let package = Package(
         // Already behind swift-configuration's YAML provider; Config walks the file's key tree with it.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Fetches blocklists published at http(s) URLs.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "DNSWire", dependencies: [nioCore], swiftSettings: upcomingFeatures),
@@ -132,6 +134,8 @@ let package = Package(
                 logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: upcomingFeatures
         ),

@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import NIOHTTP1
 import Config
 import DNSPolicy
 import Foundation
@@ -5,9 +7,9 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// Reads the lists of ``BlockingSettings`` from their sources into the client groups of a ``BlockingPolicy``, and
-/// again every refresh interval. A source that cannot be read keeps what it gave last time (nothing, at the start),
-/// so a failed refresh never empties a list.
+/// Reads the lists of ``BlockingSettings`` from their sources (files, and http(s) URLs fetched with
+/// AsyncHTTPClient) into the client groups of a ``BlockingPolicy``, and again every refresh interval. A source that
+/// cannot be read keeps what it gave last time (nothing, at the start), so a failed refresh never empties a list.
 final class BlocklistLoader: Sendable {
     let settings: BlockingSettings
     let policy: BlockingPolicy
@@ -29,13 +31,40 @@ final class BlocklistLoader: Sendable {
         self.publish()
     }
 
-    /// Refreshes every source each refresh interval until cancelled.
+    /// The largest list fetched from a URL.
+    static let maxDownload = 256 << 20
+
+    /// Fetches the URL sources now, then refreshes every source each refresh interval until cancelled.
     func run() async {
+        await self.fetchURLs()
         while !Task.isCancelled {
             try? await Task.sleep(for: .nanoseconds(self.settings.refreshInterval.nanoseconds))
             guard !Task.isCancelled else { return }
+            await self.fetchURLs()
             self.refresh()
         }
+    }
+
+    /// Fetches every URL source; each one that arrives whole with status 200 replaces what that source gave before.
+    private func fetchURLs() async {
+        let urls = self.settings.lists.flatMap { list in list.sources.filter(Self.isURL).map { (list.name, $0) } }
+        guard !urls.isEmpty else { return }
+        for (list, url) in urls {
+            let started = ContinuousClock.now
+            do {
+                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+                guard response.status == .ok else {
+                    throw BlocklistFetchError(description: "HTTP status \(response.status.code)")
+                }
+                let body = try await response.body.collect(upTo: Self.maxDownload)
+                let rules = self.parse(Array(body.readableBytesView), source: url, list: list, started: started)
+                self.sources.withLock { $0[url] = rules }
+            } catch {
+                self.logger.error("cannot fetch blocklist; keeping what it had",
+                                  metadata: ["list": "\(list)", "source": "\(url)", "error": "\(error)"])
+            }
+        }
+        self.publish()
     }
 
     /// Reads every source again and publishes the groups.
@@ -96,4 +125,9 @@ final class BlocklistLoader: Sendable {
         ])
         return result.rules
     }
+}
+
+/// A blocklist URL answered with something other than a list.
+struct BlocklistFetchError: Error, CustomStringConvertible {
+    let description: String
 }

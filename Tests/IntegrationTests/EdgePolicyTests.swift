@@ -153,5 +153,41 @@ extension IntegrationSuite {
             #expect(waitUntil(timeout: 5) { (try? self.query("h000004." + TestUpstream.zone))??.status == "NXDOMAIN" })
             #expect(try self.query("h000001." + TestUpstream.zone)?.status == "NOERROR")
         }
+
+
+        @Test func listsFromAURLAreFetchedAndKeptWhenARefreshFails() throws {
+            let served = NSTemporaryDirectory() + "dnsgate-lists-\(getpid())-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: served) }
+            try "||h000005.test.example^\n".write(toFile: served + "/list.txt", atomically: true, encoding: .utf8)
+            let server = try Daemon(name: "http-lists", executable: "/usr/bin/python3",
+                                    arguments: ["-m", "http.server", "15405", "--bind", "127.0.0.1",
+                                                "--directory", served],
+                                    logPath: served + "/server.log")
+            defer { server.stop() }
+            #expect(waitUntil(timeout: 10) {
+                (try? runCommand("/usr/bin/curl", ["-sf", "http://127.0.0.1:15405/list.txt"]))?.status == 0
+            })
+            let (dnsgate, directory) = try self.start("""
+                blocking:
+                  sources: ["http://127.0.0.1:15405/list.txt", "http://127.0.0.1:15405/missing.txt"]
+                  refresh_interval: 1s
+                """)
+            defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
+            #expect(waitUntil(timeout: 5) { (try? self.query("h000005." + TestUpstream.zone))??.answers
+                == ["h000005.test.example. 60 IN A 0.0.0.0"] })
+            #expect(dnsgate.log.contains("HTTP status 404"))
+            try "||h000006.test.example^\n".write(toFile: served + "/list.txt", atomically: true, encoding: .utf8)
+            #expect(waitUntil(timeout: 5) { (try? self.query("h000006." + TestUpstream.zone))??.answers.first?
+                .hasSuffix("0.0.0.0") == true })
+            #expect(try self.query("h000005." + TestUpstream.zone)?.answers.first?.hasSuffix("0.0.0.0") == false)
+            // The server goes away: the last list stays in force.
+            let failures = { dnsgate.log.components(separatedBy: "cannot fetch blocklist; keeping what it had").count }
+            let before = failures()
+            server.stop()
+            // Both sources fail at the next refresh (the missing one failed before, too).
+            #expect(waitUntil(timeout: 5) { failures() >= before + 2 })
+            #expect(try self.query("h000006." + TestUpstream.zone)?.answers.first?.hasSuffix("0.0.0.0") == true)
+        }
     }
 }
