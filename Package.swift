@@ -42,6 +42,8 @@ let package = Package(
         // Already behind swift-configuration's YAML provider; Config walks the file's key tree with it.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // base64url for DoH GET requests, without Foundation's detour through standard base64.
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
         // Fetches blocklists published at http(s) URLs.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
@@ -75,6 +77,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             ],
             swiftSettings: upcomingFeatures
         ),

@@ -174,7 +174,6 @@ public final class DNSFrontend: Sendable {
         let pipeline = self.pipeline
         let configuration = self.configuration
         let limiter = self.tcpConnections
-        let logger = self.logger
         do {
             let channel = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -194,7 +193,7 @@ public final class DNSFrontend: Sendable {
                         }
                         if case .https(let path) = kind {
                             try DoHServer.configure(channel, path: path, pipeline: pipeline,
-                                                    configuration: configuration, logger: logger)
+                                                    configuration: configuration)
                             return
                         }
                         try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
