@@ -12,17 +12,19 @@ import Synchronization
 /// cannot be read keeps what it gave last time (nothing, at the start), so a failed refresh never empties a list.
 final class BlocklistLoader: Sendable {
     let settings: BlockingSettings
-    let policy: BlockingPolicy
     private let logger: Logger
     /// Each source's rules as last read.
     private let sources: Mutex<[String: DomainRules]>
+    private let current: Mutex<BlockingPolicy>
+    /// Called with each new policy after a refresh (to build a pipeline around it).
+    private let updated = Mutex<(@Sendable (BlockingPolicy) -> Void)?>(nil)
 
     /// Reads every file source now (URL sources are fetched by ``run()``).
     init(settings: BlockingSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
         self.sources = Mutex([:])
-        self.policy = BlockingPolicy(groups: [], answer: settings.answer, nullTTL: settings.nullTTL)
+        self.current = Mutex(BlockingPolicy(groups: [], answer: settings.answer, nullTTL: settings.nullTTL))
         for list in settings.lists {
             for source in list.sources where !Self.isURL(source) {
                 if let rules = self.read(file: source, list: list.name) { self.sources.withLock { $0[source] = rules } }
@@ -77,6 +79,14 @@ final class BlocklistLoader: Sendable {
         self.publish()
     }
 
+    /// The policy from the lists as last read.
+    var policy: BlockingPolicy { self.current.withLock { $0 } }
+
+    /// Calls `body` with each new policy from now on.
+    func onUpdate(_ body: @escaping @Sendable (BlockingPolicy) -> Void) {
+        self.updated.withLock { $0 = body }
+    }
+
     static func isURL(_ source: String) -> Bool {
         source.hasPrefix("http://") || source.hasPrefix("https://")
     }
@@ -95,7 +105,9 @@ final class BlocklistLoader: Sendable {
             for name in group.lists { if let list = lists[name] { rules.formUnion(list) } }
             return ClientGroup(name: group.name, clients: group.clients, rules: rules)
         }
-        self.policy.replace(groups)
+        let policy = BlockingPolicy(groups: groups, answer: self.settings.answer, nullTTL: self.settings.nullTTL)
+        self.current.withLock { $0 = policy }
+        self.updated.withLock { $0 }?(policy)
         self.logger.info("blocklists loaded", metadata: [
             "groups": "\(groups.map { "\($0.name): \($0.rules.count)" }.joined(separator: ", "))",
         ])

@@ -65,9 +65,9 @@ final class DNSGateComponents: Sendable {
                              cache: cache, config: config)
         let resolving = ReloadableHandler(Self.resolvingPipeline(path, redis: self.redis, group: group,
                                                                  logger: logger))
-        let blocklists = config.blocking.map { Self.startBlocklists($0, logger: logger) }
-        self.blocklists = Mutex(blocklists)
-        let answering = ReloadableHandler(Self.answeringPipeline(config, fakeIP: fakeIP, blocking: blocklists?.loader,
+        let blocklists = config.blocking.map { BlocklistLoader(settings: $0, logger: logger) }
+        self.blocklists = Mutex(nil)
+        let answering = ReloadableHandler(Self.answeringPipeline(config, fakeIP: fakeIP, blocking: blocklists?.policy,
                                                                  resolving: resolving))
         self.resolving = resolving
         self.answering = answering
@@ -112,6 +112,7 @@ final class DNSGateComponents: Sendable {
                 maxTCPConnections: config.tcpMaxConnections,
                 maxTCPQueriesPerConnection: config.tcpMaxQueriesPerConnection),
             pipeline: self.pipeline, group: group, logger: logger)
+        if let blocklists { self.blocklists.withLock { $0 = (blocklists, self.refreshing(blocklists)) } }
     }
 
     /// The upstreams queries go to now.
@@ -135,12 +136,12 @@ final class DNSGateComponents: Sendable {
     /// Access control, rate limit, minimal ANY answers, local records, blocklists and the fake-IP stage (those
     /// that are on) in front of `resolving`.
     private static func answeringPipeline(_ config: DNSGateConfig, fakeIP: FakeIPPersistence?,
-                                          blocking: BlocklistLoader?, resolving: ReloadableHandler) -> any DNSHandler {
+                                          blocking: BlockingPolicy?, resolving: ReloadableHandler) -> any DNSHandler {
         var stages: [any DNSMiddleware] = [AccessControlMiddleware(control: config.accessControl)]
         if let limit = config.rateLimit { stages.append(RateLimitMiddleware(limiter: ClientRateLimiter(settings: limit))) }
         if config.minimalANY { stages.append(MinimalANYMiddleware()) }
         if let records = config.localRecords { stages.append(LocalRecordsMiddleware(records: records)) }
-        if let blocking { stages.append(BlockingMiddleware(policy: blocking.policy)) }
+        if let blocking { stages.append(BlockingMiddleware(policy: blocking)) }
         if let fakeIP, let settings = config.fakeIP, let pool4 = fakeIP.pools.first {
             stages.append(FakeIPMiddleware(pool4: pool4, pool6: fakeIP.pools.dropFirst().first,
                                            settings: settings.answer))
@@ -148,30 +149,41 @@ final class DNSGateComponents: Sendable {
         return DNSPipeline(middlewares: stages, terminal: resolving)
     }
 
-    private static func startBlocklists(_ settings: BlockingSettings, logger: Logger)
-        -> (loader: BlocklistLoader, refresher: Task<Void, Never>)
-    {
-        let loader = BlocklistLoader(settings: settings, logger: logger)
-        return (loader, Task { await loader.run() })
+    /// Starts refreshing `loader`'s lists; each new policy gets a new pipeline.
+    private func refreshing(_ loader: BlocklistLoader) -> Task<Void, Never> {
+        loader.onUpdate { [weak self] _ in self?.rebuildAnswering() }
+        return Task { await loader.run() }
     }
 
-    /// The blocklists for `settings`: the running ones read again when the settings are unchanged, else new ones
-    /// (the old refresher stopped).
-    private func blocklists(for settings: BlockingSettings?) -> BlocklistLoader? {
-        self.blocklists.withLock { current in
-            if let running = current, running.loader.settings == settings {
-                running.loader.refresh()
-                return running.loader
-            }
-            current?.refresher.cancel()
-            current = settings.map { Self.startBlocklists($0, logger: self.logger) }
-            return current?.loader
+    /// The blocklists for `settings`: the running ones, their files read again, when the settings are unchanged;
+    /// else new ones (the old refresher stopped).
+    private func blocklists(for settings: BlockingSettings?) -> BlockingPolicy? {
+        let (running, stale) = self.blocklists.withLock { current -> (BlocklistLoader?, Task<Void, Never>?) in
+            if let running = current, running.loader.settings == settings { return (running.loader, nil) }
+            let stale = current?.refresher
+            current = nil
+            return (nil, stale)
         }
+        stale?.cancel()
+        if let running {
+            running.refresh()
+            return running.policy
+        }
+        guard let settings else { return nil }
+        let loader = BlocklistLoader(settings: settings, logger: self.logger)
+        self.blocklists.withLock { $0 = (loader, self.refreshing(loader)) }
+        return loader.policy
     }
 
-    /// Swaps in `upstream` and what `config` sets of cache limits, the query timeout and fake-IP answers, with
-    /// new pipelines; queries already running finish on the old ones. Returns the upstream replaced, to be shut
-    /// down once its queries are over.
+    /// A new answering pipeline from the configuration in force and the blocklists as they are now.
+    private func rebuildAnswering() {
+        let config = self.path.withLock { $0.config }
+        let policy = self.blocklists.withLock { $0?.loader.policy }
+        self.answering.replace(with: Self.answeringPipeline(config, fakeIP: self.fakeIP, blocking: policy,
+                                                            resolving: self.resolving),
+                               deadlineShift: config.queryTimeout - self.frontend.queryTimeout)
+    }
+
     func replace(upstream: any Upstream, config: DNSGateConfig) -> any Upstream {
         let previous = self.path.withLock { $0 }
         var cache = previous.cache

@@ -13,24 +13,25 @@ public struct BlockingMiddleware: DNSMiddleware {
     }
 
     public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome {
-        guard let rules = self.rules(for: request) else { return .pass }
-        return rules.verdict(for: request.question.name) == .blocked
+        guard let group = self.group(for: request) else { return .pass }
+        return self.policy.groups[group].rules.verdict(for: request.question.name) == .blocked
             ? .answer(self.policy.blockedAnswer(to: request)) : .pass
     }
 
     public var reviewsAnswers: Bool { true }
 
     public func review(_ response: DNSResponse, for request: DNSRequest) -> DNSResponse {
-        guard Self.mayHideAlias(response), let rules = self.rules(for: request),
-            rules.verdict(for: request.question.name) != .allowed
+        guard Self.mayHideAlias(response), let group = self.group(for: request),
+            self.policy.groups[group].rules.verdict(for: request.question.name) != .allowed
         else { return response }
-        return self.checked(response, for: request, rules: rules)
+        return self.checked(response, for: request, rules: self.policy.groups[group].rules)
     }
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler)
         -> EventLoopFuture<DNSResponse>
     {
-        guard let rules = self.rules(for: request) else { return next.handle(request, eventLoop: eventLoop) }
+        guard let group = self.group(for: request) else { return next.handle(request, eventLoop: eventLoop) }
+        let rules = self.policy.groups[group].rules
         switch rules.verdict(for: request.question.name) {
         case .blocked:
             return eventLoop.makeSucceededFuture(self.policy.blockedAnswer(to: request))
@@ -43,8 +44,8 @@ public struct BlockingMiddleware: DNSMiddleware {
         }
     }
 
-    private func rules(for request: DNSRequest) -> DomainRules? {
-        self.policy.rules(for: request.metadata.client.flatMap(IPAddress.init))
+    private func group(for request: DNSRequest) -> Int? {
+        self.policy.group(for: request.metadata.client.flatMap(IPAddress.init))
     }
 
     /// Whether `response` has a CNAME chain worth reading: more than one answer record. A lone record is the answer

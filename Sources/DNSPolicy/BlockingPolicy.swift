@@ -1,10 +1,9 @@
 public import DNSCore
 public import DNSWire
-import Synchronization
-
-/// The client groups and their block rules as they are now, and how a blocked name is answered. The groups are
-/// replaced as a whole when lists are refreshed, while queries keep reading them.
-public final class BlockingPolicy: Sendable {
+/// The client groups and their block rules, and how a blocked name is answered. A value: a refresh of the lists
+/// makes a new one and a new pipeline around it (swapped in atomically), so a query reads the rules with no lock and
+/// no shared counter to touch (a lock here cost 8 % of cache-hit qps with two threads).
+public struct BlockingPolicy: Sendable {
     /// The answer to a blocked name.
     public enum Answer: String, Sendable, Hashable, CaseIterable {
         /// NXDOMAIN: the name does not exist.
@@ -18,32 +17,24 @@ public final class BlockingPolicy: Sendable {
     public let answer: Answer
     /// The TTL of null answers.
     public let nullTTL: UInt32
-    private let groups: Mutex<[ClientGroup]>
+    /// Checked in order; the first whose clients include the client's address applies, and a group with no clients
+    /// applies to everyone.
+    public let groups: [ClientGroup]
 
-    /// - Parameter groups: checked in order; the first whose clients include the client's address applies, and a
-    ///   group with no clients applies to everyone.
     public init(groups: [ClientGroup], answer: Answer = .null, nullTTL: UInt32 = 60) {
-        self.groups = Mutex(groups)
+        self.groups = groups
         self.answer = answer
         self.nullTTL = nullTTL
     }
 
-    /// Replaces the groups (a list refresh).
-    public func replace(_ groups: [ClientGroup]) {
-        self.groups.withLock { $0 = groups }
-    }
-
-    /// The groups now.
-    public var currentGroups: [ClientGroup] { self.groups.withLock { $0 } }
-
-    /// The rules for `client` (or the default group's, for a query with no client address), nil when none apply.
-    public func rules(for client: IPAddress?) -> DomainRules? {
-        self.groups.withLock { groups in
-            for group in groups where group.clients.isEmpty || (client.map(group.clients.contains) ?? false) {
-                return group.rules.isEmpty ? nil : group.rules
-            }
-            return nil
+    /// The index of the group for `client` (the default group's, for a query with no client address), nil when no
+    /// group with rules applies.
+    public func group(for client: IPAddress?) -> Int? {
+        for index in self.groups.indices
+        where self.groups[index].clients.isEmpty || (client.map(self.groups[index].clients.contains) ?? false) {
+            return self.groups[index].rules.isEmpty ? nil : index
         }
+        return nil
     }
 
     /// The answer for `request`, whose name (or a name its answer leads to) is blocked: with Extended DNS Error 15.
