@@ -5,7 +5,7 @@ import NIOCore
 extension ConfigLoader {
     static let listenerKeys = [
         "listen", "tls.cert_file", "tls.key_file", "tcp.idle_timeout", "tcp.max_connections",
-        "tcp.max_queries_per_connection",
+        "tcp.max_connections_per_client", "tcp.max_queries_per_connection",
     ]
 
     /// `listen` entries: `ADDRESS:PORT` (UDP and TCP), `tls://ADDRESS[:853]` (DoT) and

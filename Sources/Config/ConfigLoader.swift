@@ -107,6 +107,8 @@ public enum ConfigLoader {
             upstreamMaxInFlight: try values.int("upstream.max_in_flight", default: 1000, in: 1...60_000),
             tcpIdleTimeout: try values.duration("tcp.idle_timeout", default: .seconds(10)),
             tcpMaxConnections: try values.int("tcp.max_connections", default: 1000, in: 1...1_000_000),
+            tcpMaxConnectionsPerClient: try values.int("tcp.max_connections_per_client", default: 64,
+                                                       in: 1...1_000_000),
             tcpMaxQueriesPerConnection: try values.int("tcp.max_queries_per_connection", default: 100,
                                                        in: 1...65_535),
             threads: try values.int("threads", default: 0, in: 0...1024),

@@ -36,6 +36,7 @@ extension DNSGateConfig {
             "upstream.health.check_query": self.upstreamSelection.check.map { "\($0.name) \($0.type)" } ?? "off",
             "tcp.idle_timeout": Self.text(self.tcpIdleTimeout),
             "tcp.max_connections": "\(self.tcpMaxConnections)",
+            "tcp.max_connections_per_client": "\(self.tcpMaxConnectionsPerClient)",
             "tcp.max_queries_per_connection": "\(self.tcpMaxQueriesPerConnection)",
             "threads": "\(self.threads)",
             "shutdown_grace_period": Self.text(self.shutdownGracePeriod),

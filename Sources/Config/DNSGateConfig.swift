@@ -45,6 +45,8 @@ public struct DNSGateConfig: Sendable {
     public var upstreamMaxInFlight: Int
     public var tcpIdleTimeout: TimeAmount
     public var tcpMaxConnections: Int
+    /// TCP, DoT and DoH connections open at once from one client address.
+    public var tcpMaxConnectionsPerClient: Int
     public var tcpMaxQueriesPerConnection: Int
     /// Event loop threads; 0 means automatic (half the cores, at least one).
     public var threads: Int

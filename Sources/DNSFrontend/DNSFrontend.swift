@@ -19,8 +19,10 @@ public struct FrontendConfiguration: Sendable {
     public var queryTimeout: TimeAmount
     /// A TCP connection with nothing to do for this long is closed (RFC 7766 §6.2.3).
     public var tcpIdleTimeout: TimeAmount
-    /// TCP connections open at once, across all listeners' sockets.
+    /// TCP connections (plain, DoT and DoH) open at once, across all listeners' sockets.
     public var maxTCPConnections: Int
+    /// TCP connections open at once from one client address.
+    public var maxTCPConnectionsPerClient: Int
     /// Queries in flight on one TCP connection before dnsgate stops reading from it.
     public var maxTCPQueriesPerConnection: Int
 
@@ -30,6 +32,7 @@ public struct FrontendConfiguration: Sendable {
         queryTimeout: TimeAmount = .seconds(5),
         tcpIdleTimeout: TimeAmount = .seconds(10),
         maxTCPConnections: Int = 1000,
+        maxTCPConnectionsPerClient: Int = 64,
         maxTCPQueriesPerConnection: Int = 100
     ) {
         self.listen = listen
@@ -37,6 +40,7 @@ public struct FrontendConfiguration: Sendable {
         self.queryTimeout = queryTimeout
         self.tcpIdleTimeout = tcpIdleTimeout
         self.maxTCPConnections = maxTCPConnections
+        self.maxTCPConnectionsPerClient = maxTCPConnectionsPerClient
         self.maxTCPQueriesPerConnection = maxTCPQueriesPerConnection
     }
 }
@@ -77,7 +81,8 @@ public final class DNSFrontend: Sendable {
         self.pipeline = pipeline
         self.group = group
         self.logger = logger
-        self.tcpConnections = ConnectionLimiter(limit: configuration.maxTCPConnections)
+        self.tcpConnections = ConnectionLimiter(limit: configuration.maxTCPConnections,
+                                                perClientLimit: configuration.maxTCPConnectionsPerClient)
     }
 
     /// The query timeout the listeners stamp deadlines with.

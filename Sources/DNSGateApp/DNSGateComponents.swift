@@ -110,6 +110,7 @@ final class DNSGateComponents: Sendable {
                 queryTimeout: config.queryTimeout,
                 tcpIdleTimeout: config.tcpIdleTimeout,
                 maxTCPConnections: config.tcpMaxConnections,
+                maxTCPConnectionsPerClient: config.tcpMaxConnectionsPerClient,
                 maxTCPQueriesPerConnection: config.tcpMaxQueriesPerConnection),
             pipeline: self.pipeline, group: group, logger: logger)
         if let blocklists { self.blocklists.withLock { $0 = (blocklists, self.refreshing(blocklists)) } }

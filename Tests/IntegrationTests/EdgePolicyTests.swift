@@ -77,6 +77,21 @@ extension IntegrationSuite {
                 == "REFUSED")
         }
 
+        @Test func aClientAtItsConnectionCapIsTurnedAwayWhileAnotherIsServed() throws {
+            let (dnsgate, directory) = try self.start("tcp:\n  max_connections_per_client: 3\n")
+            defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
+            var idle = try (0..<3).map { _ in try LoopbackSocket(tcp: true, port: Self.port) }
+            Thread.sleep(forTimeInterval: 0.2)
+            #expect(try self.query("h000001." + TestUpstream.zone, options: ["+tcp"]) == nil)
+            #expect(try self.query("h000001." + TestUpstream.zone, from: "127.0.0.2", options: ["+tcp"])?.status
+                == "NOERROR")
+            idle.removeLast()
+            #expect(waitUntil(timeout: 3) {
+                (try? self.query("h000001." + TestUpstream.zone, options: ["+tcp"]))??.status == "NOERROR"
+            })
+            _ = idle
+        }
+
         @Test func anyGetsTheMinimalAnswer() throws {
             let (dnsgate, directory) = try self.start("log:\n  level: info\n")
             defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
