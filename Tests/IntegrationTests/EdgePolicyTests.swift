@@ -92,6 +92,30 @@ extension IntegrationSuite {
             _ = idle
         }
 
+        @Test func theRateLimiterStaysFlatUnderAMillionSpoofedSources() throws {
+            guard let flood = SpoofedSources() else {
+                FileHandle.standardError.write(Data("spoofed-source test skipped: the kernel refused a raw socket\n".utf8))
+                return
+            }
+            let (dnsgate, directory) = try self.start("""
+                rate_limit:
+                  qps: 5
+                  ipv4_prefix: 32
+                """)
+            defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
+            let query = WireQueries.query("h000001.test.example", id: 7)
+            #expect(try self.query("h000001." + TestUpstream.zone)?.status == "NOERROR")
+            #expect(flood.send(query, to: UInt16(Self.port), sources: 20_000) > 0)
+            Thread.sleep(forTimeInterval: 1)
+            let before = try #require(dnsgate.residentKiB)
+            #expect(flood.send(query, to: UInt16(Self.port), sources: 1_000_000) > 900_000)
+            Thread.sleep(forTimeInterval: 1)
+            let after = try #require(dnsgate.residentKiB)
+            // The buckets are a fixed table: a million sources may not grow it (what grows is allocator noise).
+            #expect(after - before < 8 * 1024, "RSS grew from \(before) KiB to \(after) KiB")
+            #expect(try self.query("h000002." + TestUpstream.zone)?.status == "NOERROR")
+        }
+
         @Test func anyGetsTheMinimalAnswer() throws {
             let (dnsgate, directory) = try self.start("log:\n  level: info\n")
             defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
