@@ -14,6 +14,10 @@ final class DoHRequestHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var tooLarge = false
+    /// A request is being answered.
+    private var busy = false
+    /// Shutting down: the connection closes after the answer in progress.
+    private var draining = false
 
     init(path: String, pipeline: any DNSHandler, queryTimeout: TimeAmount) {
         self.path = path
@@ -38,8 +42,15 @@ final class DoHRequestHandler: ChannelInboundHandler {
         case .end:
             guard let head = self.head else { return }
             self.head = nil
+            self.busy = true
             self.serve(head, context: context)
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is TCPQueryHandler.Drain else { return context.fireUserInboundEventTriggered(event) }
+        self.draining = true
+        if !self.busy, self.head == nil { context.close(promise: nil) }
     }
 
     private func serve(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -75,7 +86,8 @@ final class DoHRequestHandler: ChannelInboundHandler {
             headers.add(name: "content-length", value: "\(message.readableBytes)")
             headers.add(name: "cache-control", value: "max-age=\(maxAge)")
         }
-        let keepAlive = request.isKeepAlive
+        self.busy = false
+        let keepAlive = request.isKeepAlive && !self.draining
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status,
                                                                   headers: headers))), promise: nil)

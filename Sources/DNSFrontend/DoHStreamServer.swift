@@ -32,6 +32,10 @@ final class DoHStreamServer: ChannelInboundHandler {
     /// Requests being answered.
     private var answering = 0
     private var unacknowledgedBytes = 0
+    /// The highest stream a request arrived on (what GOAWAY names on shutdown).
+    private var lastStreamID = HTTP2StreamID.rootStream
+    /// Shutting down: no new streams; the connection closes once the open ones are answered.
+    private var draining = false
     private var context: ChannelHandlerContext?
 
     init(path: String, pipeline: any DNSHandler, queryTimeout: TimeAmount, idleTimeout: TimeAmount) {
@@ -62,6 +66,7 @@ final class DoHStreamServer: ChannelInboundHandler {
         self.idleTimer.touch(context.eventLoop.now)
         switch frame.payload {
         case .headers(let payload):
+            self.lastStreamID = max(self.lastStreamID, frame.streamID)
             let headers = payload.headers
             let request = Request(method: headers.first(name: ":method") ?? "", target: headers.first(name: ":path") ?? "",
                                   contentType: headers.first(name: "content-type"))
@@ -134,6 +139,24 @@ final class DoHStreamServer: ChannelInboundHandler {
         }
         self.idleTimer.touch(context.eventLoop.now)
         self.flusher.flushSoon()
+        self.closeIfDrained()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is TCPQueryHandler.Drain else { return context.fireUserInboundEventTriggered(event) }
+        // RFC 9113 §6.8: GOAWAY names the last stream that will be answered; the client opens no more.
+        self.draining = true
+        context.write(self.wrapOutboundOut(HTTP2Frame(
+            streamID: .rootStream, payload: .goAway(lastStreamID: self.lastStreamID, errorCode: .noError,
+                                                    opaqueData: nil))), promise: nil)
+        self.flusher.flushSoon()
+        self.closeIfDrained()
+    }
+
+    private func closeIfDrained() {
+        guard self.draining, self.answering == 0, self.requests.isEmpty, let context = self.context else { return }
+        context.flush()
+        context.close(promise: nil)
     }
 
     /// Grants the client the connection window back once half of it has been used.

@@ -125,6 +125,37 @@ extension IntegrationSuite {
             #expect(try self.curl(["--http2", url + "?dns=!!!"]).output.contains(" 400"))
         }
 
+        @Test func shutdownClosesIdleDoTAndDoHConnectionsAtOnce() throws {
+            let (dnsgate, directory) = try self.start()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            // Two clients that connect (DoT, and DoH with the HTTP/2 preface) and then say nothing.
+            let script = """
+                import socket, ssl, sys, time
+                context = ssl.create_default_context(cafile=sys.argv[1])
+                held = []
+                for port, protocol in ((\(Self.dotPort), "dot"), (\(Self.dohPort), "h2")):
+                    context.set_alpn_protocols([protocol])
+                    connection = context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                                     server_hostname="\(Self.name)")
+                    if protocol == "h2":
+                        connection.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                    held.append(connection)
+                print("connected", flush=True)
+                time.sleep(20)
+                """
+            try script.write(toFile: directory + "/idle.py", atomically: true, encoding: .utf8)
+            let clients = try Daemon(name: "idle-clients", executable: "/usr/bin/python3",
+                                     arguments: [directory + "/idle.py", self.upstream.caPath],
+                                     logPath: directory + "/idle.log")
+            defer { clients.stop() }
+            #expect(waitUntil(timeout: 10) { clients.log.contains("connected") }, "\(clients.log)")
+            let started = Date()
+            #expect(dnsgate.stop() == 0)
+            // The grace period is 5 s; connections with nothing in flight must not use it.
+            #expect(Date().timeIntervalSince(started) < 2.5)
+            #expect(!dnsgate.log.contains("grace period over"))
+        }
+
         @Test func aRenewedCertificateIsUsedWithoutARestart() throws {
             let (dnsgate, directory) = try self.start()
             defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
