@@ -1,4 +1,5 @@
 import DNSCore
+import DNSFrontend
 import DNSPolicy
 
 /// Who may query (`acl.*`).
@@ -10,6 +11,18 @@ extension ConfigLoader {
             allow: try Self.prefixes(values, "acl.allow", default: PrefixSet.privateNetworks.prefixes),
             deny: try Self.prefixes(values, "acl.deny", default: []),
             refusal: try values.choice("acl.refused_action", default: AccessControl.Refusal.refuse))
+    }
+
+    /// The access control of each listener that sets its own (by ``ListenerAddress/id``): its `allow=` in place of
+    /// `acl.allow`, its `deny=` added to `acl.deny`.
+    static func listenerAccess(_ entries: [ListenerEntry], global: AccessControl) -> [Int: AccessControl] {
+        var access: [Int: AccessControl] = [:]
+        for entry in entries where entry.allow != nil || !entry.deny.isEmpty {
+            access[entry.address.id] = AccessControl(
+                allow: entry.allow.map(PrefixSet.init) ?? global.allow,
+                deny: PrefixSet(global.deny.prefixes + entry.deny), refusal: global.refusal)
+        }
+        return access
     }
 
     /// A list of CIDR prefixes (`192.168.0.0/16`, `fd00::/8`, or bare addresses).

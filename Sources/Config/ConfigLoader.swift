@@ -88,10 +88,13 @@ public enum ConfigLoader {
             throw ConfigError(key: "log.level", value: levelText,
                               allowed: "one of trace, debug, info, notice, warning, error, critical")
         }
-        let listeners = try Self.listeners(values)
+        let entries = try Self.listeners(values)
+        let listeners = entries.map(\.address)
+        let accessControl = try Self.accessControl(values)
         return DNSGateConfig(
             listeners: listeners,
             listenerCertificate: try Self.listenerCertificate(values, listeners: listeners),
+            listenerAccess: Self.listenerAccess(entries, global: accessControl),
             upstreams: try Self.upstreams(values),
             upstreamSelection: try Self.upstreamSelection(values),
             bootstrap: try Self.bootstrapServers(values),
@@ -121,7 +124,7 @@ public enum ConfigLoader {
             tun: try Self.tunSettings(values),
             fakeIP: try Self.fakeIPSettings(values, environment: environment),
             admin: try Self.adminSettings(values),
-            accessControl: try Self.accessControl(values),
+            accessControl: accessControl,
             rateLimit: try Self.rateLimit(values),
             minimalANY: try values.choice("any_queries", default: ANYQueries.minimal) == .minimal,
             localRecords: try Self.localRecords(values),

@@ -1,6 +1,7 @@
 import DNSCache
 import DNSCore
 import DNSFrontend
+import DNSPolicy
 import DNSUpstream
 import FakeIP
 import RedisTier
@@ -14,7 +15,12 @@ extension DNSGateConfig {
     /// only its `enabled` key.
     public var effectiveSettings: [String: String] {
         var settings: [String: String] = [
-            "listen": self.listeners.map(\.description).joined(separator: ", "),
+            "listen": self.listeners.map { listener in
+                listener.description + (self.listenerAccess[listener.id].map {
+                    " allow=\($0.allow.prefixes.map(\.description).joined(separator: ",")) deny="
+                        + $0.deny.prefixes.map(\.description).joined(separator: ",")
+                } ?? "")
+            }.joined(separator: ", "),
             "tls.cert_file": self.listenerCertificate?.certificate ?? "none",
             "tls.key_file": self.listenerCertificate?.key ?? "none",
             "upstreams": self.upstreams.map(\.description).joined(separator: ", "),

@@ -21,6 +21,9 @@ public struct DNSGateConfig: Sendable {
     public var listeners: [ListenerAddress]
     /// The certificate chain and key files of the DoT and DoH listeners (`tls.cert_file`, `tls.key_file`).
     public var listenerCertificate: (certificate: String, key: String)?
+    /// The access control of listeners that set their own (`allow=`, `deny=` after the address), by
+    /// ``ListenerAddress/id``; the others use ``accessControl``.
+    public var listenerAccess: [Int: AccessControl]
     /// The default group's upstreams, in configured order.
     public var upstreams: [UpstreamSpec]
     /// How the default group picks among them and tracks their health.

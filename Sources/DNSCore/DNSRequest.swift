@@ -11,10 +11,13 @@ public struct DNSRequestMetadata: Sendable {
     /// The client's address, if the transport has one.
     public var client: SocketAddress?
     public var transport: DNSTransport
+    /// The listener that took the query (its `ListenerAddress.id`), 0 when it came another way (the TUN device).
+    public var listener: Int
 
-    public init(client: SocketAddress?, transport: DNSTransport) {
+    public init(client: SocketAddress?, transport: DNSTransport, listener: Int = 0) {
         self.client = client
         self.transport = transport
+        self.listener = listener
     }
 }
 

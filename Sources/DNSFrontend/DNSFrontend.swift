@@ -113,16 +113,16 @@ public final class DNSFrontend: Sendable {
             guard let tls = self.configuration.tls else {
                 throw FrontendError(description: "\(listener) needs a certificate and key (tls.cert_file, tls.key_file)")
             }
-            let channel = try await self.bindTCP(listener.address, kind: listener.kind, tls: tls)
+            let channel = try await self.bindTCP(listener.address, kind: listener.kind, id: listener.id, tls: tls)
             self.listeners.withLockedValue { $0.append(Listener(address: listener, udp: [], tcp: channel)) }
             self.logger.info("listening", metadata: ["address": "\(listener)"])
             return
         }
-        let (udp, port) = try self.bindUDP(listener.address)
+        let (udp, port) = try self.bindUDP(listener.address, id: listener.id)
         var tcpAddress = listener.address
         tcpAddress.port = port
         do {
-            let tcp = try await self.bindTCP(tcpAddress, kind: .plain, tls: nil)
+            let tcp = try await self.bindTCP(tcpAddress, kind: .plain, id: listener.id, tls: nil)
             self.listeners.withLockedValue { $0.append(Listener(address: listener, udp: udp, tcp: tcp)) }
         } catch {
             for listener in udp {
@@ -149,9 +149,10 @@ public final class DNSFrontend: Sendable {
 
     /// Opens a UDP socket per event loop, each read by its own thread; returns them and the port (the one the
     /// kernel chose when `address` has port 0).
-    private func bindUDP(_ address: SocketAddress) throws(FrontendError) -> ([UDPQueryListener], Int) {
+    private func bindUDP(_ address: SocketAddress, id: Int) throws(FrontendError) -> ([UDPQueryListener], Int) {
         var address = address
-        let responder = UDPQueryResponder(pipeline: self.pipeline, queryTimeout: self.configuration.queryTimeout)
+        let responder = UDPQueryResponder(pipeline: self.pipeline, queryTimeout: self.configuration.queryTimeout,
+                                          listener: id)
         var listeners: [UDPQueryListener] = []
         for loop in self.group.makeIterator() {
             let socket = try UDPListenerSocket(boundTo: address)
@@ -173,8 +174,8 @@ public final class DNSFrontend: Sendable {
     }
 
     /// A TCP listener for plain DNS, DoT (`tls`) or DoH (`https`, with `tls`).
-    private func bindTCP(_ address: SocketAddress, kind: ListenerAddress.Kind, tls: ServerTLSContext?) async throws
-        -> any Channel
+    private func bindTCP(_ address: SocketAddress, kind: ListenerAddress.Kind, id: Int, tls: ServerTLSContext?)
+        async throws -> any Channel
     {
         let pipeline = self.pipeline
         let configuration = self.configuration
@@ -197,13 +198,13 @@ public final class DNSFrontend: Sendable {
                             try sync.addHandler(NIOSSLServerHandler(context: tls.current(https: kind != .tls)))
                         }
                         if case .https(let path) = kind {
-                            try DoHServer.configure(channel, path: path, pipeline: pipeline,
+                            try DoHServer.configure(channel, path: path, listener: id, pipeline: pipeline,
                                                     configuration: configuration)
                             return
                         }
                         try sync.addHandler(ByteToMessageHandler(DNSLengthPrefixDecoder()))
                         try sync.addHandler(TCPQueryHandler(
-                            pipeline: pipeline, transport: kind == .tls ? .tls : .tcp,
+                            pipeline: pipeline, transport: kind == .tls ? .tls : .tcp, listener: id,
                             queryTimeout: configuration.queryTimeout,
                             maxInFlight: configuration.maxTCPQueriesPerConnection,
                             idleTimeout: configuration.tcpIdleTimeout))

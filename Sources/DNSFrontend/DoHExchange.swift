@@ -51,9 +51,9 @@ enum DoHExchange {
     }
 
     /// Answers `message` through `pipeline` and calls `done` once, on `eventLoop`.
-    static func answer(_ message: ByteBuffer, client: SocketAddress?, pipeline: any DNSHandler,
+    static func answer(_ message: ByteBuffer, client: SocketAddress?, listener: Int, pipeline: any DNSHandler,
                        queryTimeout: TimeAmount, eventLoop: any EventLoop, done: @escaping (Outcome) -> Void) {
-        let metadata = DNSRequestMetadata(client: client, transport: .https)
+        let metadata = DNSRequestMetadata(client: client, transport: .https, listener: listener)
         switch QueryIntake(message: message, metadata: metadata, deadline: .now() + queryTimeout) {
         case .drop:
             done(.status(400))

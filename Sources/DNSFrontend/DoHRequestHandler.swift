@@ -9,6 +9,8 @@ final class DoHRequestHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let path: String
+    /// The listener's ``ListenerAddress/id``.
+    private let listener: Int
     private let pipeline: any DNSHandler
     private let queryTimeout: TimeAmount
     private var head: HTTPRequestHead?
@@ -19,8 +21,9 @@ final class DoHRequestHandler: ChannelInboundHandler {
     /// Shutting down: the connection closes after the answer in progress.
     private var draining = false
 
-    init(path: String, pipeline: any DNSHandler, queryTimeout: TimeAmount) {
+    init(path: String, listener: Int, pipeline: any DNSHandler, queryTimeout: TimeAmount) {
         self.path = path
+        self.listener = listener
         self.pipeline = pipeline
         self.queryTimeout = queryTimeout
     }
@@ -62,7 +65,8 @@ final class DoHRequestHandler: ChannelInboundHandler {
         case .failure(let error):
             self.respond(.status(error.code), head: head, context: context)
         case .success(let message):
-            DoHExchange.answer(message, client: context.channel.remoteAddress, pipeline: self.pipeline,
+            DoHExchange.answer(message, client: context.channel.remoteAddress, listener: self.listener,
+                               pipeline: self.pipeline,
                                queryTimeout: self.queryTimeout, eventLoop: context.eventLoop) { outcome in
                 self.respond(outcome, head: head, context: context)
             }

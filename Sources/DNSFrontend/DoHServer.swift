@@ -6,7 +6,7 @@ import NIOHTTP2
 /// Sets up a DoH connection (RFC 8484) after its TLS handler: HTTP/2 (``DoHStreamServer``) when the client
 /// negotiated `h2`, HTTP/1.1 (``DoHRequestHandler``) otherwise.
 enum DoHServer {
-    static func configure(_ channel: any Channel, path: String, pipeline: any DNSHandler,
+    static func configure(_ channel: any Channel, path: String, listener: Int, pipeline: any DNSHandler,
                           configuration: FrontendConfiguration) throws {
         _ = channel.configureHTTP2SecureUpgrade(
             h2ChannelConfigurator: { channel in
@@ -19,7 +19,7 @@ enum DoHServer {
                                      value: configuration.maxTCPQueriesPerConnection),
                         HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
                     ], headerBlockValidation: .disabled))
-                    try sync.addHandler(DoHStreamServer(path: path, pipeline: pipeline,
+                    try sync.addHandler(DoHStreamServer(path: path, listener: listener, pipeline: pipeline,
                                                         queryTimeout: configuration.queryTimeout,
                                                         idleTimeout: configuration.tcpIdleTimeout))
                 }
@@ -27,7 +27,7 @@ enum DoHServer {
             http1ChannelConfigurator: { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(DoHRequestHandler(
-                        path: path, pipeline: pipeline, queryTimeout: configuration.queryTimeout))
+                        path: path, listener: listener, pipeline: pipeline, queryTimeout: configuration.queryTimeout))
                 }
             })
     }

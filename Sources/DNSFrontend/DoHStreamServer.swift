@@ -24,6 +24,8 @@ final class DoHStreamServer: ChannelInboundHandler {
     static let connectionWindow = 1 << 24
 
     private let path: String
+    /// The listener's ``ListenerAddress/id``.
+    private let listener: Int
     private let pipeline: any DNSHandler
     private let queryTimeout: TimeAmount
     private let flusher = TickFlusher()
@@ -38,8 +40,9 @@ final class DoHStreamServer: ChannelInboundHandler {
     private var draining = false
     private var context: ChannelHandlerContext?
 
-    init(path: String, pipeline: any DNSHandler, queryTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(path: String, listener: Int, pipeline: any DNSHandler, queryTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.path = path
+        self.listener = listener
         self.pipeline = pipeline
         self.queryTimeout = queryTimeout
         self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
@@ -108,7 +111,8 @@ final class DoHStreamServer: ChannelInboundHandler {
             self.respond(.status(error.code), on: streamID)
         case .success(let message):
             self.answering += 1
-            DoHExchange.answer(message, client: context.channel.remoteAddress, pipeline: self.pipeline,
+            DoHExchange.answer(message, client: context.channel.remoteAddress, listener: self.listener,
+                               pipeline: self.pipeline,
                                queryTimeout: self.queryTimeout, eventLoop: context.eventLoop) { outcome in
                 self.answering -= 1
                 self.respond(outcome, on: streamID)

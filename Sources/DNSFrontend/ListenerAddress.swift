@@ -30,6 +30,10 @@ public struct ListenerAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Names the listener in the requests it takes (``DNSRequestMetadata/listener``), for per-listener access
+    /// control; never 0.
+    public var id: Int { self.description.hashValue | 1 }
+
     /// Whether the listener needs a certificate.
     public var isEncrypted: Bool { self.kind != .plain }
 }

@@ -17,6 +17,8 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private let pipeline: any DNSHandler
     /// `.tcp`, or `.tls` behind a TLS handler (whose answers are padded for clients that pad).
     private let transport: DNSTransport
+    /// The listener's ``ListenerAddress/id``.
+    private let listener: Int
     private let queryTimeout: TimeAmount
     private let maxInFlight: Int
     private let flusher = TickFlusher()
@@ -27,10 +29,11 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var draining = false
 
-    init(pipeline: any DNSHandler, transport: DNSTransport = .tcp, queryTimeout: TimeAmount, maxInFlight: Int,
-         idleTimeout: TimeAmount) {
+    init(pipeline: any DNSHandler, transport: DNSTransport = .tcp, listener: Int = 0, queryTimeout: TimeAmount,
+         maxInFlight: Int, idleTimeout: TimeAmount) {
         self.pipeline = pipeline
         self.transport = transport
+        self.listener = listener
         self.queryTimeout = queryTimeout
         self.maxInFlight = maxInFlight
         self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
@@ -64,7 +67,8 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         let message = self.unwrapInboundIn(data)
         guard !self.draining else { return }
         self.idleTimer.touch(context.eventLoop.now)
-        let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: self.transport)
+        let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: self.transport,
+                                          listener: self.listener)
         switch QueryIntake(message: message, metadata: metadata, deadline: .now() + self.queryTimeout) {
         case .drop:
             // A response, or bytes that are not DNS at all: nothing on this stream can be trusted any more.

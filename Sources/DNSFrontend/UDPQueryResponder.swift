@@ -18,10 +18,12 @@ struct UDPQueryResponder: Sendable {
 
     let pipeline: any DNSHandler
     let queryTimeout: TimeAmount
+    /// The listener's ``ListenerAddress/id``.
+    var listener = 0
 
     /// Classifies `datagram` from `client` and answers it if that needs no waiting.
     func respond(to datagram: ByteBuffer, from client: SocketAddress) -> Outcome {
-        let metadata = DNSRequestMetadata(client: client, transport: .udp)
+        let metadata = DNSRequestMetadata(client: client, transport: .udp, listener: self.listener)
         switch QueryIntake(message: datagram, metadata: metadata, deadline: .now() + self.queryTimeout) {
         case .drop:
             return .none

@@ -138,7 +138,8 @@ final class DNSGateComponents: Sendable {
     /// that are on) in front of `resolving`.
     private static func answeringPipeline(_ config: DNSGateConfig, fakeIP: FakeIPPersistence?,
                                           blocking: BlockingPolicy?, resolving: ReloadableHandler) -> any DNSHandler {
-        var stages: [any DNSMiddleware] = [AccessControlMiddleware(control: config.accessControl)]
+        var stages: [any DNSMiddleware] = [AccessControlMiddleware(control: config.accessControl,
+                                                                   listenerControls: config.listenerAccess)]
         if let limit = config.rateLimit { stages.append(RateLimitMiddleware(limiter: ClientRateLimiter(settings: limit))) }
         if config.minimalANY { stages.append(MinimalANYMiddleware()) }
         if let records = config.localRecords { stages.append(LocalRecordsMiddleware(records: records)) }

@@ -13,7 +13,9 @@ extension IntegrationSuite {
         }
 
         /// Starts dnsgate with `yaml` (where `$DIR` is a fresh directory holding `files`).
-        private func start(_ yaml: String, files: [String: String] = [:]) throws -> (Daemon, String) {
+        private func start(_ yaml: String, files: [String: String] = [:], arguments: [String] = []) throws
+            -> (Daemon, String)
+        {
             let directory = NSTemporaryDirectory() + "dnsgate-edge-\(getpid())-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for (name, contents) in files {
@@ -24,7 +26,7 @@ extension IntegrationSuite {
             let daemon = try DNSGateBinary.start(port: Self.port, arguments: [
                 "--config", directory + "/dnsgate.yaml", "--listen", "127.0.0.1:\(Self.port)",
                 "--upstream", self.upstream.dotURL, "--ca-file", self.upstream.caPath, "--admin-listen", "off",
-            ])
+            ] + arguments)
             return (daemon, directory)
         }
 
@@ -53,6 +55,21 @@ extension IntegrationSuite {
             defer { silent.stop(); try? FileManager.default.removeItem(atPath: silentDirectory) }
             #expect(try self.query("h000001." + TestUpstream.zone, from: "127.0.0.2") == nil)
             #expect(try self.query("h000001." + TestUpstream.zone)?.status == "NOERROR")
+        }
+
+        @Test func aListenerCanHaveAccessListsOfItsOwn() throws {
+            let (dnsgate, directory) = try self.start("log:\n  level: info\n",
+                                                      arguments: ["--listen", "127.0.0.1:15406 allow=127.0.0.1/32"])
+            defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
+            let name = "h000001." + TestUpstream.zone
+            #expect(try self.query(name, from: "127.0.0.2")?.status == "NOERROR")
+            let own = { (source: String, options: [String]) in
+                try Kdig.query(name, port: 15406, options: ["-b", source] + options, timeout: 1)?.status
+            }
+            for options in [[], ["+tcp"]] {
+                #expect(try own("127.0.0.1", options) == "NOERROR")
+                #expect(try own("127.0.0.2", options) == "REFUSED")
+            }
         }
 
         @Test func aClientOverItsRateIsTruncatedWhileAnotherIsNot() throws {
