@@ -30,7 +30,7 @@ extension DNSGateService {
         let sources = MetricSources(
             version: Self.version, started: Date(), queries: queryMetrics, currentCache: { parts.cache },
             currentUpstreams: { parts.upstream.resolvers }, tun: tun?.counters,
-            fakeIPPools: parts.fakeIP?.pools ?? [], proxy: parts.proxy?.statistics)
+            fakeIPPools: parts.fakeIP?.pools ?? [], proxy: parts.proxy?.statistics, queryLog: parts.queryLog)
         let backend = DNSGateAdminBackend(
             sources: sources, configuration: { reloader.current.withLock { $0 } }, probeLoop: group.next(),
             readinessWindow: settings.readinessProbeInterval, reloader: { try await reloader.reload() })

@@ -12,6 +12,11 @@ extension MetricSources {
     func metricFamilies() -> [MetricFamily] {
         var families = self.processFamilies() + self.queryFamilies() + self.upstreamFamilies()
         families += self.cacheFamilies() + self.tunFamilies() + self.fakeIPFamilies()
+        if let log = self.queryLog {
+            families.append(Self.counter("dnsgate_query_log_dropped_total",
+                                         "Query log lines dropped because the writer fell behind.",
+                                         [.init(value: Double(log.dropped))]))
+        }
         return families
     }
 

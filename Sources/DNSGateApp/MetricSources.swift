@@ -26,6 +26,8 @@ struct MetricSources: Sendable {
     let tun: TUNCounters?
     let fakeIPPools: [FakeIPPool]
     let proxy: ConnectionJournal.Statistics?
+    /// The query log, when it is on.
+    let queryLog: QueryLog?
 
     /// `up` after an answer with no failure since, `down` after a failure with no answer since, else `unknown`.
     /// `down` (no client traffic until its back-off ends), `failing` (failed since its last answer, not yet

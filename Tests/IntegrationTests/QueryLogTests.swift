@@ -21,7 +21,7 @@ extension IntegrationSuite {
             let dnsgate = try DNSGateBinary.start(port: Self.port, arguments: [
                 "--config", directory + "/dnsgate.yaml", "--query-log", directory + "/queries.log",
                 "--listen", "127.0.0.1:\(Self.port)", "--upstream", self.upstream.dotURL,
-                "--ca-file", self.upstream.caPath, "--admin-listen", "off",
+                "--ca-file", self.upstream.caPath, "--admin-listen", "127.0.0.1:15407",
             ])
             let names = (0..<1000).map { String(format: "h%06d.test.example A\n", $0) }.joined()
             try names.write(toFile: directory + "/names", atomically: true, encoding: .utf8)
@@ -31,6 +31,8 @@ extension IntegrationSuite {
             let completed = load.output.split(separator: "\n").first { $0.contains("Queries completed:") }
                 .flatMap { $0.split(separator: " ").dropFirst(2).first }.flatMap { Int($0) }
             #expect(completed == 5000, "\(load.output)")
+            let metrics = try runCommand("/usr/bin/curl", ["-sf", "http://127.0.0.1:15407/metrics"]).output
+            #expect(metrics.contains("dnsgate_query_log_dropped_total 0"), "\(metrics.prefix(300))")
             #expect(dnsgate.stop() == 0)
 
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
