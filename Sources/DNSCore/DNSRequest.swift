@@ -73,11 +73,15 @@ public struct DNSResponse: Sendable {
     public var origin: Origin
     /// The index of `message`, when whoever made it had one (so later stages need not parse it again).
     public var view: DNSMessageView?
+    /// The resolver that gave an upstream answer (for the query log).
+    public var upstream: String?
 
-    public init(message: ByteBuffer, origin: Origin = .upstream, view: DNSMessageView? = nil) {
+    public init(message: ByteBuffer, origin: Origin = .upstream, view: DNSMessageView? = nil,
+                upstream: String? = nil) {
         self.message = message
         self.origin = origin
         self.view = view
+        self.upstream = upstream
     }
 
     /// No answer at all: the frontend sends nothing (UDP) or closes the connection (TCP), as configured for refused

@@ -5,7 +5,7 @@ import NIOCore
 import Synchronization
 
 /// The opt-in query log: one JSON line per answered query (time, client, transport, name, type, response code,
-/// where the answer came from, latency). The query path only appends a small record to a bounded queue; a writer
+/// where the answer came from, the upstream that gave it, latency). The query path only appends a small record to a bounded queue; a writer
 /// task formats and writes the queue every 100 ms, so a slow disk never slows an answer, and when the queue is full
 /// records are dropped and counted, never queries.
 final class QueryLog: QueryObserver {
@@ -18,6 +18,7 @@ final class QueryLog: QueryObserver {
         var type: DNSType
         var rcode: UInt8
         var origin: DNSResponse.Origin
+        var upstream: String?
         var latencyMicroseconds: Int64
     }
 
@@ -42,7 +43,7 @@ final class QueryLog: QueryObserver {
         let record = Record(
             time: WallClock.milliseconds(), client: request.metadata.client, transport: request.metadata.transport,
             name: request.question.name, type: request.question.type, rcode: response.isSilent ? 255 : rcode ?? 2,
-            origin: response.origin, latencyMicroseconds: (NIODeadline.now() - start).nanoseconds / 1000)
+            origin: response.origin, upstream: response.upstream, latencyMicroseconds: (NIODeadline.now() - start).nanoseconds / 1000)
         let queued = self.queue.withLock { queue in
             guard queue.count < self.capacity else { return false }
             queue.append(record)
@@ -81,7 +82,7 @@ final class QueryLog: QueryObserver {
         return "{\"time\":\"\(time.formatted(Self.timeFormat))\",\"client\":\(client),"
             + "\"transport\":\"\(record.transport.rawValue)\",\"name\":\(Self.quoted(record.name.description)),"
             + "\"type\":\"\(record.type)\",\"rcode\":\"\(rcode)\",\"source\":\"\(Self.source(record.origin))\","
-            + "\"latency_us\":\(record.latencyMicroseconds)}\n"
+            + "\"upstream\":\(record.upstream.map(Self.quoted) ?? "null"),\"latency_us\":\(record.latencyMicroseconds)}\n"
     }
 
     private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

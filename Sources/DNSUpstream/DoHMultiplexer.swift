@@ -170,7 +170,7 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
         }
         self.connection.touch(context.eventLoop.now)
         message.setDNSMessageID(entry.clientID)
-        entry.promise.succeed(UpstreamAnswer(message: message, view: view))
+        entry.promise.succeed(UpstreamAnswer(message: message, view: view, upstream: self.upstreamName))
         self.connection.closeIfDrained()
     }
 

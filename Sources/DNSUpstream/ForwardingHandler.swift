@@ -23,7 +23,8 @@ public struct ForwardingHandler: DNSHandler {
             case .success(let answer):
                 var message = answer.message
                 message.restoreDNSQuestionSpelling(request.question.name, view: answer.view)
-                promise.succeed(DNSResponse(message: message, origin: .upstream, view: answer.view))
+                promise.succeed(DNSResponse(message: message, origin: .upstream, view: answer.view,
+                                            upstream: answer.upstream))
             case .failure(let error):
                 let timedOut = (error as? UpstreamError)?.isTimeout ?? false
                 logger.debug("upstream failed", metadata: ["question": "\(request.question)", "error": "\(error)"])

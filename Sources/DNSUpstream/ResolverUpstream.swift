@@ -122,7 +122,7 @@ public final class ResolverUpstream: Upstream {
             guard let stripped = answer.message.dnsWithoutPadding(view: answer.view, keepOPT: clientSentOPT) else {
                 return answer
             }
-            return UpstreamAnswer(message: stripped, view: try DNSMessageView(stripped))
+            return UpstreamAnswer(message: stripped, view: try DNSMessageView(stripped), upstream: answer.upstream)
         }
     }
 

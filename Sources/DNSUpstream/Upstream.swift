@@ -21,6 +21,8 @@ public struct UpstreamAnswer: Sendable {
     public var message: ByteBuffer
     /// Index of `message`: offsets and question are valid, but its header still carries the upstream-side ID.
     public var view: DNSMessageView
+    /// The resolver that answered, as configured (`tls://…`).
+    public var upstream: String
 }
 
 /// Somewhere queries can be sent: one resolver, or a policy over several.

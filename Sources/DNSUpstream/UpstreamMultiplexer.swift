@@ -92,7 +92,7 @@ final class UpstreamMultiplexer: ChannelInboundHandler, RemovableChannelHandler,
         self.connection.touch(context.eventLoop.now)
         var answer = message
         answer.setDNSMessageID(entry.clientID)
-        entry.promise.succeed(UpstreamAnswer(message: answer, view: view))
+        entry.promise.succeed(UpstreamAnswer(message: answer, view: view, upstream: self.upstreamName))
         self.connection.closeIfDrained()
     }
 

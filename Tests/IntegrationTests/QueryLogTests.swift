@@ -51,7 +51,13 @@ extension IntegrationSuite {
                     #expect(object?["type"] as? String == "A")
                     #expect((object?["name"] as? String)?.hasSuffix(".test.example.") == true)
                     #expect(object?["latency_us"] is Int)
-                    sources[object?["source"] as? String ?? "?", default: 0] += 1
+                    let source = object?["source"] as? String ?? "?"
+                    if source == "upstream" {
+                        #expect((object?["upstream"] as? String)?.contains("127.0.0.1:\(TestUpstream.tlsPort)") == true)
+                    } else {
+                        #expect(object?["upstream"] is NSNull)
+                    }
+                    sources[source, default: 0] += 1
                     lines += 1
                 }
             }
