@@ -156,10 +156,10 @@ import Testing
         }
         #expect(recovered, "a probe answered, so the upstream is up again")
         #expect(harness.servers[0].names.contains("."), "the probe asks . NS")
-        let before = harness.servers[0].queries
         _ = try await harness.query("b.example.")
-        #expect(harness.servers[0].names.last == "b.example.")
-        #expect(harness.servers[0].queries == before + 1)
+        // The first upstream takes client queries again (probes keep arriving beside them, so only its name counts).
+        #expect(harness.servers[0].names.filter { $0 == "b.example." }.count == 1)
+        #expect(!harness.servers[1].names.contains("b.example."))
         await harness.stop()
     }
 
