@@ -20,8 +20,6 @@ final class DoHStreamServer: ChannelInboundHandler {
         var tooLarge = false
     }
 
-    /// Bytes the client may send on the connection before we return window; generous, since bodies are small.
-    static let connectionWindow = 1 << 24
 
     private let path: String
     /// The listener's ``ListenerAddress/id``.
@@ -33,7 +31,7 @@ final class DoHStreamServer: ChannelInboundHandler {
     private var requests: [HTTP2StreamID: Request] = [:]
     /// Requests being answered.
     private var answering = 0
-    private var unacknowledgedBytes = 0
+    private var window = ConnectionWindowCredit()
     /// The highest stream a request arrived on (what GOAWAY names on shutdown).
     private var lastStreamID = HTTP2StreamID.rootStream
     /// Shutting down: no new streams; the connection closes once the open ones are answered.
@@ -51,8 +49,9 @@ final class DoHStreamServer: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.flusher.attach(context)
-        context.write(self.wrapOutboundOut(HTTP2Frame(
-            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow))), promise: nil)
+        let grant = HTTP2Frame(streamID: .rootStream,
+                               payload: .windowUpdate(windowSizeIncrement: ConnectionWindowCredit.size))
+        context.write(self.wrapOutboundOut(grant), promise: nil)
         self.flusher.flushSoon()
         self.idleTimer.start(on: context.eventLoop, isIdle: { self.requests.isEmpty && self.answering == 0 },
                              close: { self.context?.close(promise: nil) })
@@ -165,11 +164,9 @@ final class DoHStreamServer: ChannelInboundHandler {
 
     /// Grants the client the connection window back once half of it has been used.
     private func returnWindow(_ bytes: Int, context: ChannelHandlerContext) {
-        self.unacknowledgedBytes += bytes
-        guard self.unacknowledgedBytes >= Self.connectionWindow / 2 else { return }
+        guard let increment = self.window.consume(bytes) else { return }
         context.write(self.wrapOutboundOut(HTTP2Frame(
-            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: self.unacknowledgedBytes))), promise: nil)
-        self.unacknowledgedBytes = 0
+            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         self.flusher.flushSoon()
     }
 

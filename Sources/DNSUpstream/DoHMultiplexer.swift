@@ -18,8 +18,6 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
-    /// The connection-level receive window the server is granted on top of the protocol's 65,535 octets.
-    static let connectionWindow = 1 << 24
 
     /// The request's fixed parts.
     struct Request: Sendable {
@@ -41,7 +39,7 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
     private var replies: [HTTP2StreamID: Reply] = [:]
     private var nextStreamID = HTTP2StreamID(1)
     /// Inbound DATA octets read since the last WINDOW_UPDATE for the connection.
-    private var unacknowledgedBytes = 0
+    private var window = ConnectionWindowCredit()
 
     init(request: Request, maxInFlight: Int, idleTimeout: TimeAmount, upstreamName: String) {
         self.request = request
@@ -58,8 +56,9 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
         context.fireChannelActive()
         // After the HTTP/2 preface (sent by NIOHTTP2Handler on channelActive): a large connection window up front,
         // so that answers never wait for a WINDOW_UPDATE.
-        context.write(self.wrapOutboundOut(HTTP2Frame(
-            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow))), promise: nil)
+        let grant = HTTP2Frame(streamID: .rootStream,
+                               payload: .windowUpdate(windowSizeIncrement: ConnectionWindowCredit.size))
+        context.write(self.wrapOutboundOut(grant), promise: nil)
         self.connection.flusher.flushSoon()
     }
 
@@ -181,11 +180,9 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
 
     /// Grants the server the connection window back once half of it has been used.
     private func returnWindow(_ bytes: Int, context: ChannelHandlerContext) {
-        self.unacknowledgedBytes += bytes
-        guard self.unacknowledgedBytes >= Self.connectionWindow / 2 else { return }
+        guard let increment = self.window.consume(bytes) else { return }
         context.write(self.wrapOutboundOut(HTTP2Frame(
-            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: self.unacknowledgedBytes))), promise: nil)
-        self.unacknowledgedBytes = 0
+            streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         self.connection.flusher.flushSoon()
     }
 

@@ -22,7 +22,7 @@ import Testing
             // The connection window grant sent once the connection is up.
             let grant = try self.channel.readOutbound(as: HTTP2Frame.self)
             guard case .windowUpdate(let increment) = grant?.payload else { throw TestFailure("no WINDOW_UPDATE") }
-            #expect(increment == DoHMultiplexer.connectionWindow)
+            #expect(increment == ConnectionWindowCredit.size)
         }
 
         func send(_ name: String, id: UInt16) -> EventLoopFuture<UpstreamAnswer> {
