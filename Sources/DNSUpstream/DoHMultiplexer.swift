@@ -32,6 +32,10 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
     }
 
     private let request: Request
+    /// The pseudo-header fields every GET shares; `:path` and `accept` follow.
+    private let getHeaders: HPACKHeaders
+    /// The header fields every POST shares; `content-length` follows.
+    private let postHeaders: HPACKHeaders
     private let maxInFlight: Int
     private let upstreamName: String
     let connection: CarrierConnection<HTTP2StreamID>
@@ -43,6 +47,12 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
 
     init(request: Request, maxInFlight: Int, idleTimeout: TimeAmount, upstreamName: String) {
         self.request = request
+        // Built once: a query adds only its path (GET) or its length (POST) to a copy.
+        self.getHeaders = HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":authority", request.authority)])
+        self.postHeaders = HPACKHeaders([
+            (":method", "POST"), (":scheme", "https"), (":authority", request.authority), (":path", request.path),
+            ("accept", "application/dns-message"), ("content-type", "application/dns-message"),
+        ])
         self.maxInFlight = min(maxInFlight, 60_000)
         self.upstreamName = upstreamName
         self.connection = CarrierConnection(upstreamName: upstreamName, idleTimeout: idleTimeout)
@@ -85,30 +95,22 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
         self.replies[streamID] = Reply()
         if self.request.usesGET {
             let path = self.request.path + "?dns=" + Self.base64URL(message)
+            var headers = self.getHeaders
+            headers.add(name: ":path", value: path)  // pseudo-header fields come first (RFC 9113 §8.3)
+            headers.add(name: "accept", value: "application/dns-message")
             context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(
-                headers: self.headers(method: "GET", path: path, length: nil), endStream: true)))), promise: nil)
+                headers: headers, endStream: true)))), promise: nil)
         } else {
+            var headers = self.postHeaders
+            headers.add(name: "content-length", value: String(message.readableBytes))
             context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(
-                headers: self.headers(method: "POST", path: self.request.path, length: message.readableBytes))))),
-                promise: nil)
+                headers: headers)))), promise: nil)
             context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(
                 data: .byteBuffer(message), endStream: true)))), promise: nil)
         }
         self.connection.flusher.flushSoon()
         // Once the last stream ID is spent, the connection takes no more; the slot opens a new one.
         if self.nextStreamID >= HTTP2StreamID.maxID { self.closeWhenIdle() }
-    }
-
-    private func headers(method: String, path: String, length: Int?) -> HPACKHeaders {
-        var headers = HPACKHeaders([
-            (":method", method), (":scheme", "https"), (":authority", self.request.authority), (":path", path),
-            ("accept", "application/dns-message"),
-        ])
-        if let length {
-            headers.add(name: "content-type", value: "application/dns-message")
-            headers.add(name: "content-length", value: "\(length)")
-        }
-        return headers
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -90,6 +90,26 @@ import Testing
         #expect(harness.multiplexer.inFlight == 0)
     }
 
+    /// `NIOHTTP2Handler` validates no header block on dnsgate's client connections, so this is what checks the
+    /// blocks that go out: the pseudo-header fields first (RFC 9113 §8.3), each once, then lowercase field names.
+    @Test(arguments: [false, true]) func headerBlocksPutEachPseudoHeaderFieldFirstAndOnce(usesGET: Bool) throws {
+        let harness = try Harness(usesGET: usesGET)
+        _ = harness.send("a.example.", id: 1)
+        _ = harness.send("b.example.", id: 2)
+        let blocks = try harness.written().compactMap { frame -> HPACKHeaders? in
+            guard case .headers(let headers) = frame.payload else { return nil }
+            return headers.headers
+        }
+        #expect(blocks.count == 2)
+        for block in blocks {
+            let names = block.map { $0.name }
+            let pseudo = names.prefix { $0.hasPrefix(":") }
+            #expect(pseudo.sorted() == [":authority", ":method", ":path", ":scheme"])
+            #expect(!names.dropFirst(pseudo.count).contains { $0.hasPrefix(":") || $0 != $0.lowercased() })
+            #expect(block.first(name: "accept") == "application/dns-message")
+        }
+    }
+
     @Test func getPutsTheQueryInTheURLAsBase64URL() throws {
         let harness = try Harness(usesGET: true)
         _ = harness.send("www.example.com.", id: 9)
