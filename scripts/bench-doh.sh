@@ -6,6 +6,7 @@
 #   + the TLS peers of peers.sh (unbound, dnsdist over DoT, kresd; PEERS to choose)
 # Everything on 127.0.0.1, stopped on exit.
 #   scripts/bench-doh.sh                  (SCENARIOS="udp-miss tcp-miss" ROUNDS=1 by default; PEERS= for none)
+#   SAME_RATE=2000 scripts/bench-doh.sh   (then both DoH forwarders at the same fixed rate: see the end)
 . "$(dirname "${BASH_SOURCE[0]}")/bench-setup.sh"
 dir=$(mktemp -d /tmp/dnsgate-bench-doh.XXXXXX)
 export PEERS=${PEERS-"unbound dnsdist kresd"}
@@ -43,5 +44,35 @@ targets=("dnsgate-doh=$BENCH_HOST:15300@$(live_pid "$dir" dnsgate-doh)"
 while read -r line; do
     [[ $line =~ ^([a-z-]+)= ]] && targets+=("$line@$(live_pid "$dir" "${BASH_REMATCH[1]}")")
 done <<<"$peers"
-UPSTREAM_PIDS="knotd:$(live_pid "$dir" knotd),dot-terminator:$(live_pid "$dir" dot-terminator)" \
-    ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} "$bench/run.sh" "${targets[@]}"
+ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "${targets[@]}"
+
+# SAME_RATE=N: afterwards, UDP misses at N qps (dnsperf -Q) through dnsgate-doh and dnsdist-doh for
+# SAME_RATE_SECONDS (10), so that both pay for their DoH misses at the same load (dnsdist's outgoing DoH tops out
+# near 2,000 qps here, and CPU per query is not comparable between a proxy at that rate and one at 10,000).
+# The names are fresh ones under the zone's wildcard; CPU is the target's utime + stime from /proc.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+same_rate_misses() {
+    local name=$1 port=$2 rate=$3 seconds=$4 pid queries out before after
+    pid=$(live_pid "$dir" "$name")
+    queries="$dir/same-rate-$name.txt"
+    python3 -c "import random
+for _ in range($rate * ($seconds + 2)): print(f's{random.getrandbits(60):x}.wild.bench.test A')" >"$queries"
+    dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$queries" -c 10 -q 100 -l 1 -n 1 -Q "$rate" >/dev/null
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c "$(( $(nproc) - 1 ))" dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$queries" -c 10 -q 100 \
+        -t 5 -l "$seconds" -n 1 -Q "$rate")
+    after=$(cpu_ticks "$pid")
+    awk -v name="$name" -v rate="$rate" -v ticks=$(( after - before )) -v hz="$(getconf CLK_TCK)" '
+        /Queries completed/ { done = $3 } /Queries lost/ { lost = $3 } /Average Latency/ { latency = $4 * 1000 }
+        END { printf "| %s | %d | %d | %d | %.1f | %.2f |\n", name, rate, done, lost, ticks / hz * 1e6 / done, latency }
+    ' <<<"$out"
+}
+if [[ -n ${SAME_RATE:-} ]]; then
+    echo
+    echo "| target (UDP misses at a fixed rate) | qps asked | answered | lost | CPU µs/query | avg ms |"
+    echo "|---|---|---|---|---|---|"
+    for target in "dnsgate-doh 15300" "dnsdist-doh 15302"; do
+        set -- $target
+        same_rate_misses "$1" "$2" "$SAME_RATE" "${SAME_RATE_SECONDS:-10}"
+    done
+fi

@@ -25,7 +25,7 @@ off="metrics-off=$BENCH_HOST:15301@$(live_pid "$dir" metrics-off)"
 for round in $(seq 1 "${ALTERNATIONS:-2}"); do
     echo "## round $round" >&2
     if (( round % 2 )); then order=("$on" "$off"); else order=("$off" "$on"); fi
-    ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-hit tcp-hit"} "$bench/run.sh" "${order[@]}"
+    ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-hit tcp-hit"} run_kit "$dir" "${order[@]}"
 done
 
 # A scrape with 10 upstreams (the unreachable ones cost a scrape as much as the reachable one).
