@@ -52,12 +52,15 @@ ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "
 # The names are fresh ones under the zone's wildcard; CPU is the target's utime + stime from /proc.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 same_rate_misses() {
-    local name=$1 port=$2 rate=$3 seconds=$4 pid queries out before after
+    local name=$1 port=$2 rate=$3 seconds=$4 pid queries warmup out before after
     pid=$(live_pid "$dir" "$name")
     queries="$dir/same-rate-$name.txt"
+    warmup="$dir/same-rate-$name-warmup.txt"
     python3 -c "import random
 for _ in range($rate * ($seconds + 2)): print(f's{random.getrandbits(60):x}.wild.bench.test A')" >"$queries"
-    dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$queries" -c 10 -q 100 -l 1 -n 1 -Q "$rate" >/dev/null
+    python3 -c "import random
+for _ in range($rate): print(f'w{random.getrandbits(60):x}.wild.bench.test A')" >"$warmup"
+    dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$warmup" -c 10 -q 100 -l 1 -n 1 -Q "$rate" >/dev/null
     before=$(cpu_ticks "$pid")
     out=$(taskset -c "$(( $(nproc) - 1 ))" dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$queries" -c 10 -q 100 \
         -t 5 -l "$seconds" -n 1 -Q "$rate")
