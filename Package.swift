@@ -61,7 +61,7 @@ let package = Package(
         ),
         .target(
             name: "DNSUpstream",
-            dependencies: ["DNSCore", "DNSWire", nioCore, nioPosix, nioSSL, logging,
+            dependencies: ["DNSCore", "DNSWire", "UpstreamTLS", nioCore, nioPosix, logging,
                            .product(name: "NIOTLS", package: "swift-nio"),
                            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                            .product(name: "NIOHPACK", package: "swift-nio-http2"),
@@ -93,6 +93,13 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(name: "CLinuxNet"),
+        // Debian's OpenSSL for the upstream TLS client: swift-nio-ssl has no client session resumption.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "UpstreamTLS",
+            dependencies: ["COpenSSL", nioCore, .product(name: "NIOTLS", package: "swift-nio")],
+            swiftSettings: upcomingFeatures
+        ),
         .target(
             name: "FakeIP",
             dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "GRDB", package: "GRDB.swift")],
@@ -131,7 +138,7 @@ let package = Package(
             name: "DNSGateApp",
             dependencies: [
                 "Admin", "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "DNSPolicy", "RedisTier",
-                "TUNResponder",
+                "TUNResponder", "UpstreamTLS",
                 "FakeIP", "TransparentProxy",
                 nioCore,
                 nioPosix,
@@ -157,6 +164,11 @@ let package = Package(
             path: "Tests/DNSTestSupport",
             swiftSettings: upcomingFeatures
         ),
+        .testTarget(name: "UpstreamTLSTests", dependencies: [
+            "UpstreamTLS", nioCore, nioPosix, nioSSL,
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
         .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend"] + handlerTestDependencies),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", nioPosix, logging,

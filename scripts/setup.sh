@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/apt-install.sh
 
-apt_install libsqlite3-dev ca-certificates
+apt_install libsqlite3-dev libssl-dev ca-certificates
 swift build -c release

@@ -9,7 +9,7 @@ import TransparentProxy
 public import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
+import UpstreamTLS
 import RedisTier
 import TUNResponder
 public import ServiceLifecycle
@@ -134,11 +134,9 @@ public struct DNSGateService: Service, CustomStringConvertible {
     static func makeUpstream(_ config: DNSGateConfig, group: any EventLoopGroup, logger: Logger) throws
         -> any Upstream
     {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
-        tls.additionalTrustRoots = try config.caFiles.map { path in
+        for path in config.caFiles {
             do {
-                return .certificates(try NIOSSLCertificate.fromPEMFile(path))
+                _ = try TLSClientContext(configuration: TLSClientConfiguration(additionalTrustAnchorFiles: [path]))
             } catch {
                 throw ConfigError(key: "tls.ca_files", value: path, allowed: "a readable PEM certificate file (\(error))")
             }
@@ -152,10 +150,12 @@ public struct DNSGateService: Service, CustomStringConvertible {
         let bootstrap = try Self.makeBootstrap(config, group: group, options: options, logger: logger)
         func makeGroup(_ specs: [UpstreamSpec], policy: SelectionPolicy) throws -> UpstreamGroup {
             let upstreams = try specs.map { spec in
-                try ResolverUpstream(address: spec.address, group: group, tlsConfiguration: tls, options: options,
+                try ResolverUpstream(address: spec.address, group: group, trustAnchorFiles: config.caFiles,
+                                     options: options,
                                      connectionsPerLoop: config.upstreamConnectionsPerThread, health: selection.health,
                                      httpGET: spec.usesGET, padsQueries: spec.padsQueries,
-                                     authentication: spec.authentication, bootstrap: bootstrap, logger: logger)
+                                     authentication: spec.authentication,
+                                     resumesTLSSessions: spec.resumesTLSSessions, bootstrap: bootstrap, logger: logger)
             }
             return UpstreamGroup(members: upstreams, policy: policy, weights: specs.map(\.weight),
                                  attemptTimeout: config.upstreamAttemptTimeout, hedging: selection.hedging,
@@ -182,8 +182,7 @@ extension DNSGateService {
             return nil
         }
         let servers = try config.bootstrap.map {
-            try ResolverUpstream(address: $0, group: group, tlsConfiguration: .makeClientConfiguration(),
-                                 options: options, logger: logger)
+            try ResolverUpstream(address: $0, group: group, options: options, logger: logger)
         }
         return BootstrapResolver(servers: UpstreamGroup(members: servers, policy: .sequential,
                                                         attemptTimeout: config.upstreamAttemptTimeout,

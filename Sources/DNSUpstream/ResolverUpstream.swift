@@ -1,7 +1,7 @@
 import DNSWire
 public import Logging
 public import NIOCore
-public import NIOSSL
+import UpstreamTLS
 
 /// One upstream resolver, reached over TLS, TCP or UDP, with its own persistent connections on every event loop
 /// of the group: a query is sent on the loop it arrived on, so the hot path never hops threads.
@@ -21,18 +21,19 @@ public final class ResolverUpstream: Upstream {
     private let spreadThreshold: Int
 
     /// - Parameters:
-    ///   - tlsConfiguration: used for `tls://` upstreams; its trust roots and minimum version apply.
+    ///   - trustAnchorFiles: for TLS and DoH, PEM files of trust anchors used besides the system's.
     ///   - connectionsPerLoop: how many connections each event loop may open to this upstream: the first carries
     ///     queries until it has `options.spreadThreshold` in flight, then the next is used (opened on first use,
     ///     closed again after the idle timeout), and so on; when all are that busy, the least busy takes the query.
     ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
     ///   - padsQueries: whether queries are padded (and the padding taken out of answers again).
     ///   - authentication: for TLS and DoH, how the server is authenticated.
+    ///   - resumesTLSSessions: for TLS and DoH, whether reconnects resume the session the server issued.
     ///   - bootstrap: where the upstream's host name is resolved (nil: the system resolver).
     public init(
         address: UpstreamAddress,
         group: any EventLoopGroup,
-        tlsConfiguration: TLSConfiguration,
+        trustAnchorFiles: [String] = [],
         options: UpstreamConnectionOptions,
         connectionsPerLoop: Int = 1,
         statistics: UpstreamStatistics? = nil,
@@ -40,6 +41,7 @@ public final class ResolverUpstream: Upstream {
         httpGET: Bool = false,
         padsQueries: Bool = false,
         authentication: UpstreamAuthentication = UpstreamAuthentication(),
+        resumesTLSSessions: Bool = true,
         bootstrap: BootstrapResolver? = nil,
         logger: Logger
     ) throws {
@@ -56,19 +58,21 @@ public final class ResolverUpstream: Upstream {
         switch address.transport {
         case .tls:
             connector = StreamConnector(
-                address: address, sslContext: try Self.sslContext(tlsConfiguration, authentication, alpn: "dot"),
+                address: address, tlsContext: try Self.tlsContext(trustAnchorFiles, authentication, alpn: "dot",
+                                                          resumes: resumesTLSSessions),
                 options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap)
             self.tcpFallback = nil
         case .https:
             let port = address.port == 443 ? "" : ":\(address.port)"
             let authority = (address.tlsName ?? (address.host.contains(":") ? "[\(address.host)]" : address.host)) + port
             connector = StreamConnector(
-                address: address, sslContext: try Self.sslContext(tlsConfiguration, authentication, alpn: "h2"),
+                address: address, tlsContext: try Self.tlsContext(trustAnchorFiles, authentication, alpn: "h2",
+                                                          resumes: resumesTLSSessions),
                 options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap,
                 http2: DoHMultiplexer.Request(authority: authority, path: address.path, usesGET: httpGET))
             self.tcpFallback = nil
         case .tcp:
-            connector = StreamConnector(address: address, sslContext: nil, options: options, statistics: statistics,
+            connector = StreamConnector(address: address, tlsContext: nil, options: options, statistics: statistics,
                                         resolver: bootstrap)
             self.tcpFallback = nil
         case .udp:
@@ -76,7 +80,7 @@ public final class ResolverUpstream: Upstream {
                                           resolver: bootstrap)
             self.tcpFallback = try ResolverUpstream(
                 address: UpstreamAddress(transport: .tcp, host: address.host, port: address.port),
-                group: group, tlsConfiguration: tlsConfiguration, options: options, connectionsPerLoop: 1,
+                group: group, options: options, connectionsPerLoop: 1,
                 statistics: statistics, bootstrap: bootstrap, logger: logger)
         }
         var slots: [ObjectIdentifier: [NIOLoopBoundBox<UpstreamConnectionSlot>]] = [:]
@@ -98,13 +102,13 @@ public final class ResolverUpstream: Upstream {
 
     public var description: String { self.address.description }
 
-    /// The TLS context of an encrypted upstream: certificate checks as `authentication` says, ALPN `alpn`.
-    private static func sslContext(_ base: TLSConfiguration, _ authentication: UpstreamAuthentication,
-                                   alpn: String) throws -> NIOSSLContext {
-        var configuration = base
-        configuration.applicationProtocols = [alpn]
-        if !authentication.checksCertificates { configuration.certificateVerification = .none }
-        return try NIOSSLContext(configuration: configuration)
+    /// The TLS context of an encrypted upstream: certificate checks as `authentication` says, ALPN `alpn`, and the
+    /// store of the sessions its servers issue, so that reconnects resume them.
+    private static func tlsContext(_ trustAnchorFiles: [String], _ authentication: UpstreamAuthentication,
+                                   alpn: String, resumes: Bool) throws -> TLSClientContext {
+        try TLSClientContext(configuration: TLSClientConfiguration(
+            applicationProtocols: [alpn], verifiesCertificates: authentication.checksCertificates,
+            additionalTrustAnchorFiles: trustAnchorFiles, resumesSessions: resumes))
     }
 
     public var resolvers: [ResolverUpstream] { [self] }

@@ -1,7 +1,7 @@
 import DNSCore
 import Logging
 import NIOCore
-import NIOSSL
+import UpstreamTLS
 
 /// One upstream connection on one event loop, opened on first use and reopened after it closes. Queries that
 /// arrive while it connects wait for it, up to their deadline and at most ``connectionWaitBound``; after a failed
@@ -160,7 +160,7 @@ final class UpstreamConnectionSlot {
         }
         // A refused or reset connection may be a restart that is over in a moment: queries that can wait for the
         // next attempt do. A TLS failure (a certificate that does not verify) will not mend itself that fast.
-        let isTLSFailure = error is NIOSSLError || error is NIOSSLExtraError
+        let isTLSFailure = (error as? TLSClientError)?.isHandshakeFailure == true
         let failure = (error as? UpstreamError) ?? (isTLSFailure
             ? UpstreamError.tlsFailed(self.name, reason: "\(error)")
             : UpstreamError.connectFailed(self.name, reason: "\(error)"))

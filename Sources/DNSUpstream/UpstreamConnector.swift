@@ -1,7 +1,7 @@
 import DNSCore
 public import NIOCore
 import NIOPosix
-import NIOSSL
+import UpstreamTLS
 import NIOTLS
 import NIOHTTP2
 import Crypto
@@ -65,7 +65,7 @@ public struct UpstreamConnectionOptions: Sendable {
 /// TCP, DNS-over-TLS or DNS-over-HTTPS connections.
 struct StreamConnector: UpstreamConnector {
     let address: UpstreamAddress
-    let sslContext: NIOSSLContext?
+    let tlsContext: TLSClientContext?
     let options: UpstreamConnectionOptions
     let statistics: UpstreamStatistics
     /// SHA-256 digests of the public keys the server may present; empty for no pinning.
@@ -84,8 +84,8 @@ struct StreamConnector: UpstreamConnector {
         let address = self.address
         let options = self.options
         let statistics = self.statistics
-        let handshake = self.sslContext.map { _ in eventLoop.makePromise(of: Void.self) }
-        let sslContext = self.sslContext
+        let handshake = self.tlsContext.map { _ in eventLoop.makePromise(of: Void.self) }
+        let tlsContext = self.tlsContext
         let http2 = self.http2
         let pins = self.pins
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -95,11 +95,12 @@ struct StreamConnector: UpstreamConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    if let sslContext, let handshake {
-                        try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: address.tlsName))
+                    if let tlsContext, let handshake {
+                        try sync.addHandler(TLSClientHandler(context: tlsContext,
+                                                             serverName: address.tlsName ?? address.host))
                         try sync.addHandler(TLSHandshakeObserver(promise: handshake,
                                                                  requiredProtocol: http2 == nil ? nil : "h2",
-                                                                 pins: pins))
+                                                                 pins: pins, statistics: statistics))
                     }
                     if let http2 {
                         // Header blocks are not validated: DoHMultiplexer reads only `:status` and
@@ -178,7 +179,8 @@ final class DatagramPayloadUnwrapper: ChannelInboundHandler, RemovableChannelHan
 }
 
 /// Completes a promise when the TLS handshake succeeds (with `requiredProtocol` negotiated by ALPN, if given, and
-/// a public key matching one of `pins`, if any), and fails it if the connection errors or closes first.
+/// a public key matching one of `pins`, if any), and fails it if the connection errors or closes first. Counts
+/// resumed sessions in the upstream's statistics.
 final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -186,11 +188,14 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
     private let promise: EventLoopPromise<Void>
     private let requiredProtocol: String?
     private let pins: [[UInt8]]
+    private let statistics: UpstreamStatistics?
 
-    init(promise: EventLoopPromise<Void>, requiredProtocol: String? = nil, pins: [[UInt8]] = []) {
+    init(promise: EventLoopPromise<Void>, requiredProtocol: String? = nil, pins: [[UInt8]] = [],
+         statistics: UpstreamStatistics? = nil) {
         self.promise = promise
         self.requiredProtocol = requiredProtocol
         self.pins = pins
+        self.statistics = statistics
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -201,6 +206,8 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
                 context.close(promise: nil)
                 return
             }
+            let tls = try? context.pipeline.syncOperations.handler(type: TLSClientHandler.self)
+            if tls?.resumedSession == true { self.statistics?.tlsSessionResumed() }
             self.promise.succeed(())
         }
         context.fireUserInboundEventTriggered(event)
@@ -212,8 +219,8 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
             return "the server did not agree to ALPN \(required) (negotiated \(negotiated ?? "nothing"))"
         }
         guard !self.pins.isEmpty else { return nil }
-        guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
-            let spki = try? handler.peerCertificate?.extractPublicKey().toSPKIBytes()
+        guard let handler = try? context.pipeline.syncOperations.handler(type: TLSClientHandler.self),
+            let spki = handler.peerPublicKey
         else { return "no server public key to check the pins against" }
         let digest = Array(SHA256.hash(data: spki))
         return self.pins.contains(digest) ? nil

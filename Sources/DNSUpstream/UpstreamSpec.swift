@@ -14,18 +14,22 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
     /// For TLS and DoH: `profile=strict|opportunistic`, `pin_sha256=BASE64` (repeatable) and `ca=off` (pins
     /// instead of the certificate chain).
     public var authentication: UpstreamAuthentication
+    /// For TLS and DoH: whether reconnects resume the TLS session the server issued (`resume=on|off`, on by
+    /// default). Off, no two connections can be linked by their session, at the cost of a full handshake each.
+    public var resumesTLSSessions: Bool
 
     public init(address: UpstreamAddress, weight: Int = 1, usesGET: Bool = false, padsQueries: Bool? = nil,
-                authentication: UpstreamAuthentication = UpstreamAuthentication()) {
+                authentication: UpstreamAuthentication = UpstreamAuthentication(), resumesTLSSessions: Bool = true) {
         self.address = address
         self.weight = weight
         self.usesGET = usesGET
         self.padsQueries = padsQueries ?? address.transport.usesTLS
         self.authentication = authentication
+        self.resumesTLSSessions = resumesTLSSessions
     }
 
     /// The option names an upstream accepts after its URL.
-    public static let optionNames = ["weight", "method", "padding", "profile", "pin_sha256", "ca"]
+    public static let optionNames = ["weight", "method", "padding", "profile", "pin_sha256", "ca", "resume"]
 
     /// Parses `URL [key=value ...]`.
     public init(parsing text: String) throws(UpstreamAddressError) {
@@ -54,6 +58,11 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
                     throw UpstreamAddressError(text, "padding=on or padding=off")
                 }
                 self.padsQueries = value.lowercased() == "on"
+            case "resume":
+                guard self.address.transport.usesTLS, ["on", "off"].contains(value.lowercased()) else {
+                    throw UpstreamAddressError(text, "resume=on or resume=off, for tls:// and https:// upstreams only")
+                }
+                self.resumesTLSSessions = value.lowercased() == "on"
             case "profile", "pin_sha256", "ca":
                 guard self.address.transport.usesTLS else {
                     throw UpstreamAddressError(text, "\(key)= is for tls:// and https:// upstreams only")
@@ -80,6 +89,7 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
         if self.authentication.profile == .opportunistic { text += " profile=opportunistic" }
         for pin in self.authentication.pins { text += " pin_sha256=" + Data(pin).base64EncodedString() }
         if !self.authentication.verifiesChain { text += " ca=off" }
+        if !self.resumesTLSSessions { text += " resume=off" }
         return text
     }
 }

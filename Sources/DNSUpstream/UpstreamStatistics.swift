@@ -30,6 +30,7 @@ public final class UpstreamStatistics: Sendable {
     private let openConnections = ManagedAtomic<Int>(0)
     private let tlsHandshakes = ManagedAtomic<Int>(0)
     private let reconnects = ManagedAtomic<Int>(0)
+    private let resumedSessions = ManagedAtomic<Int>(0)
     private let consecutiveFailures = ManagedAtomic<Int>(0)
     private let answered = ManagedAtomic<Int>(0)
     /// When the last answer arrived (monotonic nanoseconds), 0 before the first.
@@ -75,6 +76,11 @@ public final class UpstreamStatistics: Sendable {
         if isReconnect { self.reconnects.wrappingIncrement(ordering: .relaxed) }
     }
 
+    /// A TLS handshake resumed an earlier session.
+    func tlsSessionResumed() {
+        self.resumedSessions.wrappingIncrement(ordering: .relaxed)
+    }
+
     func connectionClosed() {
         self.openConnections.wrappingDecrement(ordering: .relaxed)
     }
@@ -93,6 +99,8 @@ public final class UpstreamStatistics: Sendable {
         public var inFlight: Int
         public var openConnections: Int
         public var tlsHandshakes: Int
+        /// Of those, the ones that resumed an earlier session.
+        public var tlsResumedSessions: Int
         public var reconnects: Int
         /// Failures since the last answer: 0 while the upstream answers.
         public var consecutiveFailures: Int
@@ -106,6 +114,7 @@ public final class UpstreamStatistics: Sendable {
             inFlight: self.inFlight.load(ordering: .relaxed),
             openConnections: self.openConnections.load(ordering: .relaxed),
             tlsHandshakes: self.tlsHandshakes.load(ordering: .relaxed),
+            tlsResumedSessions: self.resumedSessions.load(ordering: .relaxed),
             reconnects: self.reconnects.load(ordering: .relaxed),
             consecutiveFailures: self.consecutiveFailures.load(ordering: .relaxed))
     }

@@ -49,6 +49,17 @@ import Testing
         #expect(try UpstreamSpec(parsing: "https://doh.example").authentication == UpstreamAuthentication())
     }
 
+    @Test func sessionResumptionIsOnUnlessTurnedOff() throws {
+        #expect(try UpstreamSpec(parsing: "tls://1.2.3.4#a.test").resumesTLSSessions)
+        let off = try UpstreamSpec(parsing: "https://doh.example resume=OFF")
+        #expect(!off.resumesTLSSessions)
+        #expect(off.description == "https://doh.example:443/dns-query#doh.example resume=off")
+        #expect(try UpstreamSpec(parsing: off.description) == off)
+        for text in ["tcp://1.2.3.4 resume=off", "tls://1.2.3.4#a.test resume=maybe"] {
+            #expect { try UpstreamSpec(parsing: text) } throws: { "\($0)".contains("resume=on or resume=off") }
+        }
+    }
+
     @Test func optionsFollowTheURL() throws {
         let spec = try UpstreamSpec(parsing: "https://doh.example/dns-query  weight=3 method=GET")
         #expect(spec.weight == 3)

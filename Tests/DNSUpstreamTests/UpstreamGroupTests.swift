@@ -22,7 +22,7 @@ import Testing
             let servers = try behaviours.map { try FaultyUpstream(group: group, behaviour: $0) }
             let resolvers = try servers.map {
                 try ResolverUpstream(address: try UpstreamAddress(parsing: $0.url), group: group,
-                                     tlsConfiguration: .makeClientConfiguration(), options: .init(),
+                                     options: .init(),
                                      health: health, padsQueries: padsQueries, logger: Logger(label: "test"))
             }
             self.group = group

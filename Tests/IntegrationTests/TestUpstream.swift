@@ -64,6 +64,14 @@ final class TestUpstream: @unchecked Sendable {
         self.terminator?.stop(signal: SIGKILL)
     }
 
+    /// The base64 SHA-256 of the terminator's SubjectPublicKeyInfo (a `pin_sha256`), computed by openssl.
+    func publicKeyPin() throws -> String {
+        let pem = self.directory + "/upstream.pem"
+        return try runCommand("/bin/sh", ["-c", "openssl x509 -in \(pem) -pubkey -noout | "
+            + "openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"])
+            .output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Queries knot has answered so far (its mod-stats counter).
     func knotQueryCount() throws -> Int {
         let result = try runCommand("/usr/sbin/knotc", ["-s", self.directory + "/knot.sock", "stats"])

@@ -12,14 +12,6 @@ extension IntegrationSuite {
             self.upstream = try TestUpstream.shared.get()
         }
 
-        /// The base64 SHA-256 of the terminator's SubjectPublicKeyInfo, computed by openssl.
-        private func realPin() throws -> String {
-            let pem = self.upstream.directory + "/upstream.pem"
-            let result = try runCommand("/bin/sh", ["-c", "openssl x509 -in \(pem) -pubkey -noout | "
-                + "openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"])
-            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-
         /// Starts dnsgate with `upstream`, asks three names and returns their statuses and how many queries knot saw.
         private func ask(through upstream: String, caFile: Bool = true) throws -> (statuses: [String], knotQueries: Int) {
             var arguments = ["--listen", "127.0.0.1:\(Self.port)", "--upstream", upstream, "--admin-listen", "off"]
@@ -35,7 +27,7 @@ extension IntegrationSuite {
         }
 
         @Test func theRightPinAnswersOverDoTAndDoH() throws {
-            let pin = try self.realPin()
+            let pin = try self.upstream.publicKeyPin()
             #expect(pin.count == 44, "\(pin)")
             for url in [self.upstream.dotURL, self.upstream.dohURL] {
                 let result = try self.ask(through: url + " pin_sha256=" + pin)
@@ -53,7 +45,7 @@ extension IntegrationSuite {
         }
 
         @Test func pinsAloneAuthenticateAServerWhoseChainIsNotTrusted() throws {
-            let pin = try self.realPin()
+            let pin = try self.upstream.publicKeyPin()
             let url = "tls://127.0.0.1:\(TestUpstream.tlsPort)#not-the-name.test pin_sha256=\(pin) ca=off"
             #expect(try self.ask(through: url, caFile: false).statuses == ["NOERROR", "NOERROR", "NOERROR"])
         }
