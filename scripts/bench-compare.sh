@@ -26,8 +26,6 @@ for target in "dnsgate 15300 $binary" "dnsgate-other 15301 $other"; do
     wait_answer "$1" "$2" 60 "$dir"
     targets+=("$1=$BENCH_HOST:$2@$(live_pid "$dir" "$1")")
 done
-peers=$("$bench/peers.sh" start "$dir")
-while read -r line; do
-    [[ $line =~ ^([a-z-]+)= ]] && targets+=("$line@$(live_pid "$dir" "${BASH_REMATCH[1]}")")
-done <<<"$peers"
+peers=$(peer_targets "$dir")
+while read -r line; do if [[ -n $line ]]; then targets+=("$line"); fi; done <<<"$peers"
 ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "${targets[@]}"

@@ -33,7 +33,6 @@ newServer({address="$BENCH_HOST:15387", name="doh-upstream", tls="openssl", dohP
 getPool(""):setCache(newPacketCache(100000))
 CONF
 start_daemon "$dir" dnsdist-doh 15302 dnsdist --supervised --disable-syslog -C "$dir/dnsdist-doh.conf"
-peers=$("$bench/peers.sh" start "$dir")
 for target in "dnsgate-doh 15300" "dnsgate-dot 15301" "dnsdist-doh 15302"; do
     set -- $target
     wait_answer "$1" "$2" 60 "$dir"
@@ -41,9 +40,8 @@ done
 targets=("dnsgate-doh=$BENCH_HOST:15300@$(live_pid "$dir" dnsgate-doh)"
          "dnsgate-dot=$BENCH_HOST:15301@$(live_pid "$dir" dnsgate-dot)"
          "dnsdist-doh=$BENCH_HOST:15302@$(live_pid "$dir" dnsdist-doh)")
-while read -r line; do
-    [[ $line =~ ^([a-z-]+)= ]] && targets+=("$line@$(live_pid "$dir" "${BASH_REMATCH[1]}")")
-done <<<"$peers"
+peers=$(peer_targets "$dir")
+while read -r line; do if [[ -n $line ]]; then targets+=("$line"); fi; done <<<"$peers"
 ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "${targets[@]}"
 
 # SAME_RATE=N: afterwards, UDP misses at N qps (dnsperf -Q) through dnsgate-doh and dnsdist-doh for

@@ -18,3 +18,14 @@ run_kit() {
         UPSTREAM_CONSOLE_CONF="$dir/dot-terminator.conf" UPSTREAM_KNOT_CONF="$dir/knot.conf" \
         MISS_CURSOR_FILE="$dir/miss-cursor" "$bench/run.sh" "$@"
 }
+
+# peer_targets DIR: starts the peers of ../shared/bench/peers.sh named in PEERS (none when PEERS is empty; peers.sh
+# itself would start all of them) and prints one target (NAME=HOST:PORT@PID) per line for run_kit.
+peer_targets() {
+    local dir=$1 started line
+    [[ -n ${PEERS:-} ]] || return 0
+    started=$("$bench/peers.sh" start "$dir") || return
+    while read -r line; do
+        if [[ $line =~ ^([a-z-]+)= ]]; then echo "$line@$(live_pid "$dir" "${BASH_REMATCH[1]}")"; fi
+    done <<<"$started"
+}
