@@ -47,34 +47,12 @@ ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "
 # SAME_RATE=N: afterwards, UDP misses at N qps (dnsperf -Q) through dnsgate-doh and dnsdist-doh for
 # SAME_RATE_SECONDS (10), so that both pay for their DoH misses at the same load (dnsdist's outgoing DoH tops out
 # near 2,000-3,000 qps here, and CPU per query is not comparable between a proxy at that rate and one at 10,000).
-# The names are fresh ones under the zone's wildcard; CPU is the target's utime + stime from /proc.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-same_rate_misses() {
-    local name=$1 port=$2 rate=$3 seconds=$4 pid queries warmup out before after
-    pid=$(live_pid "$dir" "$name")
-    queries="$dir/same-rate-$name.txt"
-    warmup="$dir/same-rate-$name-warmup.txt"
-    # One second's worth to warm up on, then names enough for the run; none of them asked before.
-    python3 -c "import random
-for _ in range($rate * ($seconds + 3)): print(f'{random.getrandbits(60):x}.wild.bench.test A')" >"$queries.all"
-    head -n "$rate" "$queries.all" >"$warmup"
-    tail -n "+$(( rate + 1 ))" "$queries.all" >"$queries"
-    dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$warmup" -c 10 -q 100 -l 1 -n 1 -Q "$rate" >/dev/null
-    before=$(cpu_ticks "$pid")
-    out=$(taskset -c "$(( $(nproc) - 1 ))" dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$queries" -c 10 -q 100 \
-        -t 5 -l "$seconds" -n 1 -Q "$rate")
-    after=$(cpu_ticks "$pid")
-    awk -v name="$name" -v rate="$rate" -v ticks=$(( after - before )) -v hz="$(getconf CLK_TCK)" '
-        /Queries completed/ { done = $3 } /Queries lost/ { lost = $3 } /Average Latency/ { latency = $4 * 1000 }
-        END { printf "| %s | %d | %d | %d | %.1f | %.2f |\n", name, rate, done, lost, ticks / hz * 1e6 / done, latency }
-    ' <<<"$out"
-}
 if [[ -n ${SAME_RATE:-} ]]; then
     echo
     echo "| target (UDP misses at a fixed rate) | qps asked | answered | lost | CPU µs/query | avg ms |"
     echo "|---|---|---|---|---|---|"
     for target in "dnsgate-doh 15300" "dnsdist-doh 15302"; do
         set -- $target
-        same_rate_misses "$1" "$2" "$SAME_RATE" "${SAME_RATE_SECONDS:-10}"
+        same_rate_misses "$dir" "$1" "$2" "$SAME_RATE" "${SAME_RATE_SECONDS:-10}"
     done
 fi
