@@ -26,6 +26,5 @@ for target in "dnsgate 15300 $binary" "dnsgate-other 15301 $other"; do
     wait_answer "$1" "$2" 60 "$dir"
     targets+=("$1=$BENCH_HOST:$2@$(live_pid "$dir" "$1")")
 done
-peers=$(peer_targets "$dir")
-while read -r line; do if [[ -n $line ]]; then targets+=("$line"); fi; done <<<"$peers"
+add_peer_targets "$dir" targets
 ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "${targets[@]}"

@@ -40,8 +40,7 @@ done
 targets=("dnsgate-doh=$BENCH_HOST:15300@$(live_pid "$dir" dnsgate-doh)"
          "dnsgate-dot=$BENCH_HOST:15301@$(live_pid "$dir" dnsgate-dot)"
          "dnsdist-doh=$BENCH_HOST:15302@$(live_pid "$dir" dnsdist-doh)")
-peers=$(peer_targets "$dir")
-while read -r line; do if [[ -n $line ]]; then targets+=("$line"); fi; done <<<"$peers"
+add_peer_targets "$dir" targets
 ROUNDS=${ROUNDS:-1} SCENARIOS=${SCENARIOS:-"udp-miss tcp-miss"} run_kit "$dir" "${targets[@]}"
 
 # SAME_RATE=N: afterwards, UDP misses at N qps (dnsperf -Q) through dnsgate-doh and dnsdist-doh for

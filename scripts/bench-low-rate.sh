@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CPU per query at a low, fixed rate of UDP cache misses (RATE, 2,000 qps by default, for SECONDS, 10), where
-# nothing is batched and every query pays the wake-ups: dnsgate forwarding to the bench upstream over each transport
-# (DoH, DoT, TCP and UDP, one after the other on :15300), and scripts/reference-forwarder (the simplest UDP
+# CPU per query at a low, fixed rate of UDP cache misses (RATE, 2,000 qps by default, for SECONDS_PER_RUN, 10),
+# where nothing is batched and every query pays the wake-ups: dnsgate forwarding to the bench upstream over each
+# transport (DoH, DoT, TCP and UDP, one after the other on :15300), and scripts/reference-forwarder (the simplest UDP
 # forwarder SwiftNIO allows: one event loop, no cache, no pipeline) on :15320 to knot over UDP, as the floor.
 # Everything on 127.0.0.1, stopped on exit.
 #   scripts/bench-low-rate.sh

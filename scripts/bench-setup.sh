@@ -19,14 +19,15 @@ run_kit() {
         MISS_CURSOR_FILE="$dir/miss-cursor" "$bench/run.sh" "$@"
 }
 
-# peer_targets DIR: starts the peers of ../shared/bench/peers.sh named in PEERS (none when PEERS is empty; peers.sh
-# itself would start all of them) and prints one target (NAME=HOST:PORT@PID) per line for run_kit.
-peer_targets() {
+# add_peer_targets DIR ARRAY: starts the peers of ../shared/bench/peers.sh named in PEERS (none when PEERS is empty;
+# peers.sh itself would start all of them) and appends one run_kit target (NAME=HOST:PORT@PID) each to ARRAY.
+add_peer_targets() {
     local dir=$1 started line
+    local -n into=$2
     [[ -n ${PEERS:-} ]] || return 0
     started=$("$bench/peers.sh" start "$dir") || return
     while read -r line; do
-        if [[ $line =~ ^([a-z-]+)= ]]; then echo "$line@$(live_pid "$dir" "${BASH_REMATCH[1]}")"; fi
+        if [[ $line =~ ^([a-z-]+)= ]]; then into+=("$line@$(live_pid "$dir" "${BASH_REMATCH[1]}")"); fi
     done <<<"$started"
 }
 
