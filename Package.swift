@@ -178,7 +178,8 @@ let package = Package(
             "Config", "DNSUpstream", "DNSCache", nioCore,
             .product(name: "Configuration", package: "swift-configuration"),
         ]),
-        .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy"] + handlerTestDependencies),
+        .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", .product(name: "Atomics", package: "swift-atomics")]
+                        + handlerTestDependencies),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache"] + handlerTestDependencies),
         .testTarget(name: "TUNResponderTests", dependencies: ["TUNResponder"] + handlerTestDependencies),
         .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),

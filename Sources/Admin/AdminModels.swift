@@ -76,9 +76,11 @@ public struct UpstreamState: Codable, Sendable, Hashable {
     public var inFlight: Int
     public var openConnections: Int
     public var latency: LatencySummary
+    /// What dnsgate changed in how it talks to the upstream after seeing how it behaves (`alpn=off`, `method=get`).
+    public var adjustments: [String]
 
     public init(name: String, state: String, queries: Int, answered: Int, failures: [String: Int], inFlight: Int,
-                openConnections: Int, latency: LatencySummary) {
+                openConnections: Int, latency: LatencySummary, adjustments: [String] = []) {
         self.name = name
         self.state = state
         self.queries = queries
@@ -87,5 +89,6 @@ public struct UpstreamState: Codable, Sendable, Hashable {
         self.inFlight = inFlight
         self.openConnections = openConnections
         self.latency = latency
+        self.adjustments = adjustments
     }
 }

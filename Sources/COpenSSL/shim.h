@@ -48,4 +48,10 @@ static inline BIO *dnsgate_bio_new_nonblocking_memory(void) {
     return bio;
 }
 
+/// Whether an error from OpenSSL's queue is the server's no_application_protocol alert (RFC 7301 §3.2): it offers
+/// none of the ALPN protocols the client does.
+static inline int dnsgate_err_is_no_application_protocol(unsigned long code) {
+    return ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL;
+}
+
 #endif

@@ -10,17 +10,22 @@ import SystemPackage
 /// live in a file of their own (`ConfigLoader+Cache.swift`, …); ``ConfigSchema`` lists them all, so that a key
 /// nobody reads is reported instead of silently ignored.
 public enum ConfigLoader {
-    /// Loads and validates. `environment` defaults to the process environment. Unknown keys in the file and unknown
-    /// `DNSGATE_*` variables throw ``UnknownConfigKeys`` before any value is looked at.
+    /// Loads and validates. `environment` defaults to the process environment. Unknown keys in the file throw
+    /// ``UnknownConfigKeys`` before any value is looked at; unknown `DNSGATE_*` variables are listed in
+    /// ``DNSGateConfig/ignoredVariables``.
     public static func load(
         overrides: ConfigOverrides,
         environment: [String: String]? = nil
     ) async throws -> DNSGateConfig {
         let environment = environment ?? ProcessInfo.processInfo.environment
-        let env = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["dnsgate"])
+        let settings = try EnvironmentSettings(environment)
+        let env = EnvironmentVariablesProvider(environmentVariables: settings.plain).prefixKeys(with: ["dnsgate"])
         let configFile = overrides.configFile ?? ConfigReader(provider: env).string(forKey: "config")
-        var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: Self.values(of: overrides)), env]
-        var unknown = ConfigSchema.unknownVariables(in: environment)
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: Self.values(of: overrides)),
+            InMemoryProvider(name: "environment lists", values: settings.lists),
+            env,
+        ]
         if let configFile {
             guard let contents = FileManager.default.contents(atPath: configFile) else {
                 throw ConfigError(key: "config", value: configFile, allowed: "a readable YAML file (cannot read it)")
@@ -33,7 +38,7 @@ public enum ConfigLoader {
             }
             if !settings.isEmpty {
                 // Unknown keys first: a misspelt key can also be what makes the file unreadable as configuration.
-                unknown = try ConfigSchema.unknownKeys(inYAML: text, file: configFile) + unknown
+                let unknown = try ConfigSchema.unknownKeys(inYAML: text, file: configFile)
                 guard unknown.isEmpty else { throw UnknownConfigKeys(keys: unknown) }
                 do {
                     providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
@@ -42,8 +47,9 @@ public enum ConfigLoader {
                 }
             }
         }
-        guard unknown.isEmpty else { throw UnknownConfigKeys(keys: unknown) }
-        return try Self.validate(ConfigReader(providers: providers), environment: environment)
+        var config = try Self.validate(ConfigReader(providers: providers), environment: environment)
+        config.ignoredVariables = settings.ignored
+        return config
     }
 
     private static func values(of overrides: ConfigOverrides) -> [AbsoluteConfigKey: ConfigValue] {

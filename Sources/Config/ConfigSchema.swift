@@ -17,18 +17,23 @@ enum ConfigSchema {
         return (1..<parts.count).map { parts.prefix($0).joined(separator: ".") }
     })
 
-    /// The environment variable of each key (`DNSGATE_CACHE_MAX_SIZE`), and `DNSGATE_CONFIG`, which names the file.
-    static let variables: Set<String> = Set(Self.keys.map(Self.variable(for:)) + [Self.variable(for: "config")])
+    static let variablePrefix = "DNSGATE_"
+
+    /// The key of each environment variable (`DNSGATE_CACHE_MAX_SIZE` → `cache.max_size`), with `DNSGATE_CONFIG`,
+    /// which names the file.
+    private static let keysByVariable: [String: String] = Dictionary(
+        uniqueKeysWithValues: (Self.keys.sorted() + ["config"]).map { (Self.variable(for: $0), $0) })
+
+    /// Every variable that names a key.
+    static var variables: Set<String> { Set(Self.keysByVariable.keys) }
 
     static func variable(for key: String) -> String {
-        "DNSGATE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+        Self.variablePrefix + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    /// The `DNSGATE_*` variables of `environment` that name no key.
-    static func unknownVariables(in environment: [String: String]) -> [UnknownConfigKey] {
-        environment.keys.filter { $0.hasPrefix("DNSGATE_") && !Self.variables.contains($0) }.sorted().map { name in
-            UnknownConfigKey(name: name, source: .environment, hint: Self.didYouMean(name, among: Self.variables))
-        }
+    /// The key `name` sets, or nil when it names none.
+    static func key(forVariable name: String) -> String? {
+        Self.keysByVariable[name]
     }
 
     /// The keys of a YAML configuration that name no key, with the line of each; throws ``ConfigError`` when the
@@ -102,7 +107,7 @@ enum ConfigSchema {
         }
     }
 
-    private static func didYouMean(_ name: String, among candidates: Set<String>) -> String? {
+    static func didYouMean(_ name: String, among candidates: Set<String>) -> String? {
         ClosestMatch.suggestion(for: name, among: candidates).map { "did you mean '\($0)'?" }
     }
 }

@@ -83,6 +83,18 @@ public struct DNSGateConfig: Sendable {
     /// The query log (`query_log.*`), or nil when off.
     public var queryLog: QueryLogSettings?
 
+    /// `DNSGATE_*` environment variables that name no key (Kubernetes' service links left out): not an error, so
+    /// that a deployment does not crash-loop over a variable it did not set; start-up warns once with ``ignoredVariablesWarning``.
+    public var ignoredVariables: [UnknownConfigKey] = []
+
+    /// The one line start-up logs about ``ignoredVariables``, or nil when there are none.
+    public var ignoredVariablesWarning: String? {
+        guard !self.ignoredVariables.isEmpty else { return nil }
+        return "ignoring unknown environment variables: " + self.ignoredVariables.map { key in
+            key.name + (key.hint.map { " (\($0))" } ?? "")
+        }.joined(separator: ", ")
+    }
+
     /// The addresses of the plain DNS listeners.
     public var listen: [SocketAddress] { self.listeners.filter { $0.kind == .plain }.map(\.address) }
 }

@@ -7,20 +7,71 @@ public import NIOCore
 public protocol DNSHandler: Sendable {
     func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse>
 
-    /// The answer, if it can be given at once without waiting for anything (a fresh cache hit): frontends try this
-    /// first and skip the future, promise and callbacks. Returns nil when `handle` is needed.
-    func immediateAnswer(to request: DNSRequest) -> DNSResponse?
+    /// Does at once what needs no waiting (decisions, a fresh cache hit): the answer, or the query with those steps
+    /// behind it, to be finished with ``DNSPendingQuery/finish(on:)`` (on any thread's event loop). Frontends call
+    /// this instead of `handle`, so that each stage sees a query once whichever way it is answered: a rate limit
+    /// charges it one token, not one per attempt.
+    func begin(_ request: DNSRequest) -> DNSQueryStart
 }
 
 extension DNSHandler {
-    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? { nil }
+    public func begin(_ request: DNSRequest) -> DNSQueryStart {
+        .pending(DNSPendingQuery(request: request, remainder: self))
+    }
+}
+
+/// How a query stands after ``DNSHandler/begin(_:)``.
+public enum DNSQueryStart: Sendable {
+    /// Answered at once.
+    case answered(DNSResponse)
+    /// Needs the asynchronous path.
+    case pending(DNSPendingQuery)
+
+    /// The answer, when there is one already.
+    public var answer: DNSResponse? {
+        guard case .answered(let response) = self else { return nil }
+        return response
+    }
+}
+
+/// A query that the immediate steps did not answer: the request and what is left of the pipeline for it.
+public struct DNSPendingQuery: Sendable {
+    public let request: DNSRequest
+    private let remainder: any DNSHandler
+
+    /// `remainder` answers `request` without repeating the steps that ``DNSHandler/begin(_:)`` already took.
+    public init(request: DNSRequest, remainder: any DNSHandler) {
+        self.request = request
+        self.remainder = remainder
+    }
+
+    /// Runs the rest of the pipeline on `eventLoop`.
+    public func finish(on eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
+        self.remainder.handle(self.request, eventLoop: eventLoop)
+    }
+
+    /// The same query with its answer passed through `transform` (an observer, a reviewing stage).
+    func mapAnswer(_ transform: @escaping @Sendable (DNSResponse) -> DNSResponse) -> DNSPendingQuery {
+        DNSPendingQuery(request: self.request, remainder: Mapped(inner: self.remainder, transform: transform))
+    }
+
+    private struct Mapped: DNSHandler {
+        let inner: any DNSHandler
+        let transform: @Sendable (DNSResponse) -> DNSResponse
+
+        func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
+            self.inner.handle(request, eventLoop: eventLoop).map(self.transform)
+        }
+    }
 }
 
 /// What a middleware can say about a request without waiting.
 public enum DNSImmediateOutcome: Sendable {
     /// This is the answer.
     case answer(DNSResponse)
-    /// This stage has nothing to add; ask the next one.
+    /// This stage has nothing to add; ask the next one. The stage is done with the query: should a later stage
+    /// need to wait, the query goes on from there and this stage sees only its answer, through
+    /// ``DNSMiddleware/review(_:for:)`` when it ``DNSMiddleware/reviewsAnswers``.
     case pass
     /// This stage must run asynchronously (a miss, a lookup elsewhere): use `handle`.
     case wait
@@ -37,9 +88,10 @@ public protocol DNSMiddleware: Sendable {
     /// Whether this stage looks at the immediate answers of the stages after it (``review(_:for:)``).
     var reviewsAnswers: Bool { get }
 
-    /// Looks at an answer that a later stage gave at once (a cache hit) and returns it or a replacement (a
-    /// blocklist checking the names in a CNAME chain). Called only when ``reviewsAnswers`` is true; answers that
-    /// come through ``handle(_:eventLoop:next:)`` are this stage's own business.
+    /// Looks at an answer that a later stage gave (a cache hit, or an upstream answer to a query this stage passed in
+    /// ``immediateOutcome(for:)``) and returns it or a replacement (a blocklist checking the names in a CNAME chain).
+    /// Called only when ``reviewsAnswers`` is true; answers that come through ``handle(_:eventLoop:next:)`` are this
+    /// stage's own business.
     func review(_ response: DNSResponse, for request: DNSRequest) -> DNSResponse
 }
 
@@ -53,41 +105,48 @@ extension DNSMiddleware {
 
 /// The middleware chain in front of a terminal handler, itself a ``DNSHandler``.
 public struct DNSPipeline: DNSHandler {
-    private let head: any DNSHandler
+    /// `chains[i]` runs the stages from `i` on, then the terminal handler; the last is the terminal handler itself.
+    private let chains: [any DNSHandler]
     private let middlewares: [any DNSMiddleware]
-    private let terminal: any DNSHandler
-    /// The positions of the stages that review later stages' immediate answers.
+    /// The positions of the stages that review later stages' answers.
     private let reviewers: [Int]
 
     /// Runs `middlewares` in order, then `terminal`.
     public init(middlewares: [any DNSMiddleware], terminal: any DNSHandler) {
-        var next = terminal
+        var chains: [any DNSHandler] = [terminal]
         for middleware in middlewares.reversed() {
-            next = Link(middleware: middleware, next: next)
+            chains.append(Link(middleware: middleware, next: chains[chains.count - 1]))
         }
-        self.head = next
+        self.chains = chains.reversed()
         self.middlewares = middlewares
-        self.terminal = terminal
         self.reviewers = middlewares.indices.filter { middlewares[$0].reviewsAnswers }
     }
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
-        self.head.handle(request, eventLoop: eventLoop)
+        self.chains[0].handle(request, eventLoop: eventLoop)
     }
 
     /// Asks the stages in order, then the terminal handler (which may be a pipeline itself); the first answer
-    /// wins, reviewed by the stages before the one that gave it, and the first stage that must wait ends the
-    /// attempt.
-    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
+    /// wins, reviewed by the stages before the one that gave it. The first stage that must wait ends the attempt:
+    /// the query goes on from that stage, and its answer is reviewed by the stages before it.
+    public func begin(_ request: DNSRequest) -> DNSQueryStart {
         for (index, middleware) in self.middlewares.enumerated() {
             switch middleware.immediateOutcome(for: request) {
-            case .answer(let response): return self.reviewed(response, for: request, before: index)
-            case .pass: continue
-            case .wait: return nil
+            case .answer(let response):
+                return .answered(self.reviewed(response, for: request, before: index))
+            case .pass:
+                continue
+            case .wait:
+                return .pending(self.reviewing(DNSPendingQuery(request: request, remainder: self.chains[index]),
+                                               before: index))
             }
         }
-        return self.terminal.immediateAnswer(to: request).map {
-            self.reviewed($0, for: request, before: self.middlewares.count)
+        let stage = self.middlewares.count
+        switch self.chains[stage].begin(request) {
+        case .answered(let response):
+            return .answered(self.reviewed(response, for: request, before: stage))
+        case .pending(let pending):
+            return .pending(self.reviewing(pending, before: stage))
         }
     }
 
@@ -97,6 +156,13 @@ public struct DNSPipeline: DNSHandler {
             response = self.middlewares[index].review(response, for: request)
         }
         return response
+    }
+
+    /// `pending`, with its answer reviewed by the stages before `stage` (unchanged when none reviews).
+    private func reviewing(_ pending: DNSPendingQuery, before stage: Int) -> DNSPendingQuery {
+        guard let first = self.reviewers.first, first < stage else { return pending }
+        let request = pending.request
+        return pending.mapAnswer { [self] in self.reviewed($0, for: request, before: stage) }
     }
 
     private struct Link: DNSHandler {

@@ -27,10 +27,18 @@ public struct ObservedHandler: DNSHandler {
         }
     }
 
-    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
+    public func begin(_ request: DNSRequest) -> DNSQueryStart {
         let start = NIODeadline.now()
-        guard let response = self.pipeline.immediateAnswer(to: request) else { return nil }
-        for observer in self.observers { observer.record(request, response, since: start) }
-        return response
+        let observers = self.observers
+        switch self.pipeline.begin(request) {
+        case .answered(let response):
+            for observer in observers { observer.record(request, response, since: start) }
+            return .answered(response)
+        case .pending(let pending):
+            return .pending(pending.mapAnswer { response in
+                for observer in observers { observer.record(request, response, since: start) }
+                return response
+            })
+        }
     }
 }

@@ -32,8 +32,9 @@ public final class ReloadableHandler: DNSHandler {
         return current.handler.handle(Self.shifted(request, by: current.deadlineShift), eventLoop: eventLoop)
     }
 
-    public func immediateAnswer(to request: DNSRequest) -> DNSResponse? {
-        self.current.load(ordering: .acquiring).handler.immediateAnswer(to: request)
+    public func begin(_ request: DNSRequest) -> DNSQueryStart {
+        let current = self.current.load(ordering: .acquiring)
+        return current.handler.begin(Self.shifted(request, by: current.deadlineShift))
     }
 
     private static func shifted(_ request: DNSRequest, by shift: TimeAmount) -> DNSRequest {

@@ -60,10 +60,12 @@ enum DoHExchange {
         case .reply(let reply):
             done(.answer(reply, maxAge: 0))
         case .request(let request):
-            if let response = pipeline.immediateAnswer(to: request) {
-                return done(Self.outcome(response, for: request))
+            let pending: DNSPendingQuery
+            switch pipeline.begin(request) {
+            case .answered(let response): return done(Self.outcome(response, for: request))
+            case .pending(let query): pending = query
             }
-            pipeline.handle(request, eventLoop: eventLoop).assumeIsolated().whenComplete { result in
+            pending.finish(on: eventLoop).assumeIsolated().whenComplete { result in
                 done(Self.outcome((try? result.get()) ?? DNSResponse.error(.servFail, for: request), for: request))
             }
         }

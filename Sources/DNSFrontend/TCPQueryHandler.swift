@@ -76,12 +76,13 @@ final class TCPQueryHandler: ChannelDuplexHandler {
         case .reply(let reply):
             self.send(reply)
         case .request(let request):
-            if let response = self.pipeline.immediateAnswer(to: request) {
-                self.send(response.message, for: request)
-                return
+            let pending: DNSPendingQuery
+            switch self.pipeline.begin(request) {
+            case .answered(let response): return self.send(response.message, for: request)
+            case .pending(let query): pending = query
             }
             self.inFlight += 1
-            self.pipeline.handle(request, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
+            pending.finish(on: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.inFlight -= 1
                 switch result {
                 case .success(let response): self.send(response.message, for: request)

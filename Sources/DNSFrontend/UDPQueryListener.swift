@@ -88,7 +88,7 @@ final class UDPQueryListener: Sendable {
             datagrams.writeBytes(UnsafeRawBufferPointer(start: bytes, count: truncated != 0 ? min(length, 12) : length))
             ends.append(datagrams.writerIndex)
         }
-        var later = [(DNSRequest, SocketAddress)]()
+        var later = [(DNSPendingQuery, SocketAddress)]()
         var start = 0
         for index in 0..<Int(count) {
             defer { start = ends[index] }
@@ -105,8 +105,8 @@ final class UDPQueryListener: Sendable {
                     clinuxnet_udp_batch_queue(batch, bytes.baseAddress, bytes.count, source, sourceLength)
                 }
                 if queued != 0 { self.socket.send(reply, to: client) }
-            case .later(let request):
-                later.append((request, client))
+            case .later(let pending):
+                later.append((pending, client))
             }
         }
         _ = clinuxnet_udp_batch_flush(descriptor, batch, 0)
@@ -117,8 +117,8 @@ final class UDPQueryListener: Sendable {
         let inFlight = self.inFlight
         let answers = self.answers
         self.eventLoop.execute { [eventLoop, later] in
-            for (request, client) in later {
-                responder.answer(request, on: eventLoop) { answer in
+            for (pending, client) in later {
+                responder.answer(pending, on: eventLoop) { answer in
                     if let batch = answers.value {
                         batch.send(answer, to: client)
                     } else {

@@ -13,7 +13,7 @@ struct UDPQueryResponder: Sendable {
         /// Send this at once.
         case reply(ByteBuffer)
         /// Needs the asynchronous pipeline: hand it to ``answer(_:on:send:)`` on an event loop.
-        case later(DNSRequest)
+        case later(DNSPendingQuery)
     }
 
     let pipeline: any DNSHandler
@@ -30,18 +30,23 @@ struct UDPQueryResponder: Sendable {
         case .reply(let reply):
             return reply.dnsFitted(toUDPSize: 512).map(Outcome.reply) ?? .none
         case .request(let request):
-            guard let response = self.pipeline.immediateAnswer(to: request) else { return .later(request) }
+            let response: DNSResponse
+            switch self.pipeline.begin(request) {
+            case .answered(let answer): response = answer
+            case .pending(let pending): return .later(pending)
+            }
             if response.isSilent { return .none }
             return response.message.dnsFitted(toUDPSize: request.maxUDPResponseSize).map(Outcome.reply) ?? .none
         }
     }
 
-    /// Answers `request` through the pipeline on `eventLoop` (call it there) and passes the answer, or SERVFAIL
+    /// Finishes `pending` through the pipeline on `eventLoop` (call it there) and passes the answer, or SERVFAIL
     /// when the pipeline fails or answers with something unusable, to `send` (always called once; with an empty
     /// buffer when nothing is to be sent).
-    func answer(_ request: DNSRequest, on eventLoop: any EventLoop, send: @escaping (ByteBuffer) -> Void) {
+    func answer(_ pending: DNSPendingQuery, on eventLoop: any EventLoop, send: @escaping (ByteBuffer) -> Void) {
+        let request = pending.request
         let limit = request.maxUDPResponseSize
-        self.pipeline.handle(request, eventLoop: eventLoop).assumeIsolated().whenComplete { result in
+        pending.finish(on: eventLoop).assumeIsolated().whenComplete { result in
             let message = switch result {
             case .success(let response) where response.isSilent: ByteBuffer()
             case .success(let response): response.message

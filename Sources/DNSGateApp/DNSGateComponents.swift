@@ -47,6 +47,9 @@ final class DNSGateComponents: Sendable {
     private let path: Mutex<QueryPath>
     /// The blocklists in use and the task that refreshes them, when blocking is on.
     private let blocklists: Mutex<(loader: BlocklistLoader, refresher: Task<Void, Never>)?>
+    /// The rate limiter's buckets, kept across pipeline swaps (reloads, blocklist refreshes) while its settings stay
+    /// the same, so that a client over its rate gets no fresh burst from a swap.
+    private let rateLimiter: Mutex<ClientRateLimiter?>
     let group: any EventLoopGroup
     private let logger: Logger
 
@@ -67,8 +70,10 @@ final class DNSGateComponents: Sendable {
                                                                  logger: logger))
         let blocklists = config.blocking.map { BlocklistLoader(settings: $0, logger: logger) }
         self.blocklists = Mutex(nil)
+        let rateLimiter = config.rateLimit.map(ClientRateLimiter.init(settings:))
+        self.rateLimiter = Mutex(rateLimiter)
         let answering = ReloadableHandler(Self.answeringPipeline(config, fakeIP: fakeIP, blocking: blocklists?.policy,
-                                                                 resolving: resolving))
+                                                                 rateLimiter: rateLimiter, resolving: resolving))
         self.resolving = resolving
         self.answering = answering
         self.path = Mutex(path)
@@ -137,10 +142,11 @@ final class DNSGateComponents: Sendable {
     /// Access control, rate limit, minimal ANY answers, local records, blocklists and the fake-IP stage (those
     /// that are on) in front of `resolving`.
     private static func answeringPipeline(_ config: DNSGateConfig, fakeIP: FakeIPPersistence?,
-                                          blocking: BlockingPolicy?, resolving: ReloadableHandler) -> any DNSHandler {
+                                          blocking: BlockingPolicy?, rateLimiter: ClientRateLimiter?,
+                                          resolving: ReloadableHandler) -> any DNSHandler {
         var stages: [any DNSMiddleware] = [AccessControlMiddleware(control: config.accessControl,
                                                                    listenerControls: config.listenerAccess)]
-        if let limit = config.rateLimit { stages.append(RateLimitMiddleware(limiter: ClientRateLimiter(settings: limit))) }
+        if let rateLimiter { stages.append(RateLimitMiddleware(limiter: rateLimiter)) }
         if config.minimalANY { stages.append(MinimalANYMiddleware()) }
         if let records = config.localRecords { stages.append(LocalRecordsMiddleware(records: records)) }
         if let blocking { stages.append(BlockingMiddleware(policy: blocking)) }
@@ -177,11 +183,20 @@ final class DNSGateComponents: Sendable {
         return loader.policy
     }
 
+    /// The running rate limiter when `settings` are its own, else a new one (nil when rate limiting is off).
+    private func rateLimiter(for settings: RateLimitSettings?) -> ClientRateLimiter? {
+        self.rateLimiter.withLock { current in
+            if current?.settings != settings { current = settings.map(ClientRateLimiter.init(settings:)) }
+            return current
+        }
+    }
+
     /// A new answering pipeline from the configuration in force and the blocklists as they are now.
     private func rebuildAnswering() {
         let config = self.path.withLock { $0.config }
         let policy = self.blocklists.withLock { $0?.loader.policy }
         self.answering.replace(with: Self.answeringPipeline(config, fakeIP: self.fakeIP, blocking: policy,
+                                                            rateLimiter: self.rateLimiter(for: config.rateLimit),
                                                             resolving: self.resolving),
                                deadlineShift: config.queryTimeout - self.frontend.queryTimeout)
     }
@@ -201,6 +216,7 @@ final class DNSGateComponents: Sendable {
                                                             logger: self.logger))
         self.answering.replace(with: Self.answeringPipeline(config, fakeIP: self.fakeIP,
                                                             blocking: self.blocklists(for: config.blocking),
+                                                            rateLimiter: self.rateLimiter(for: config.rateLimit),
                                                             resolving: self.resolving),
                                deadlineShift: shift)
         self.path.withLock { $0 = path }

@@ -90,7 +90,7 @@ struct MetricSources: Sendable {
                 answered: snapshot.answered,
                 failures: Dictionary(uniqueKeysWithValues: snapshot.failures.map { ($0.key.rawValue, $0.value) }),
                 inFlight: snapshot.inFlight, openConnections: snapshot.openConnections,
-                latency: Self.summary(statistics.latency.snapshot))
+                latency: Self.summary(statistics.latency.snapshot), adjustments: upstream.adjustments)
         }
     }
 

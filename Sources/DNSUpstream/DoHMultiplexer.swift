@@ -23,13 +23,19 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
     struct Request: Sendable {
         var authority: String
         var path: String
-        var usesGET: Bool
+        /// GET or POST, per query.
+        var method: DoHMethodChoice
     }
 
     private struct Reply {
         var status: Bool = false
         var body: ByteBuffer?
+        /// Whether the query went out as POST.
+        var isPOST: Bool
     }
+
+    /// The largest answer taken (RFC 8484 §6 and DNS's own 16-bit length): a longer body resets the stream.
+    static let maxAnswerSize = 65_535
 
     private let request: Request
     /// The pseudo-header fields every GET shares; `:path` and `accept` follow.
@@ -92,8 +98,9 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
         message.setDNSMessageID(0)
         self.pending.insert(.init(clientID: clientID, question: query.question, promise: promise,
                                   deadline: query.deadline), for: streamID, on: context.eventLoop)
-        self.replies[streamID] = Reply()
-        if self.request.usesGET {
+        let usesGET = self.request.method.prefersGET
+        self.replies[streamID] = Reply(isPOST: !usesGET)
+        if usesGET {
             let path = self.request.path + "?dns=" + Self.base64URL(message)
             var headers = self.getHeaders
             headers.add(name: ":path", value: path)  // pseudo-header fields come first (RFC 9113 §8.3)
@@ -120,15 +127,20 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
             self.readHeaders(headers, on: frame.streamID)
         case .data(let payload):
             self.returnWindow(payload.data.readableBytes, context: context)
-            guard case .byteBuffer(var bytes) = payload.data, self.replies[frame.streamID] != nil else { break }
-            if self.replies[frame.streamID]?.body == nil {
+            guard case .byteBuffer(var bytes) = payload.data, let reply = self.replies[frame.streamID] else { break }
+            guard (reply.body?.readableBytes ?? 0) + bytes.readableBytes <= Self.maxAnswerSize else {
+                self.refuseOversizedAnswer(frame.streamID, context: context)
+                break
+            }
+            if reply.body == nil {
                 self.replies[frame.streamID]?.body = bytes
             } else {
                 self.replies[frame.streamID]?.body?.writeBuffer(&bytes)
             }
             if payload.endStream { self.finish(frame.streamID, context: context) }
-        case .rstStream:
-            self.fail(frame.streamID, .connectionClosed(self.upstreamName))
+        case .rstStream(let code):
+            if self.replies[frame.streamID]?.isPOST == true { self.request.method.postReset() }
+            self.fail(frame.streamID, .streamReset(self.upstreamName, code: "\(code)"))
         case .goAway(let lastStreamID, _, _):
             // Streams above lastStreamID were never processed; the others may still be answered.
             self.connection.markClosed(failing: nil)
@@ -170,9 +182,17 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
             return
         }
         self.connection.touch(context.eventLoop.now)
+        if reply.isPOST { self.request.method.postAnswered() }
         message.setDNSMessageID(entry.clientID)
         entry.promise.succeed(UpstreamAnswer(message: message, view: view, upstream: self.upstreamName))
         self.connection.closeIfDrained()
+    }
+
+    /// Resets a stream whose answer grew past ``maxAnswerSize`` and fails its query as a bad reply.
+    private func refuseOversizedAnswer(_ streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+        context.write(self.wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.cancel))), promise: nil)
+        self.connection.flusher.flushSoon()
+        self.fail(streamID, .badReply(self.upstreamName, reason: "answer longer than \(Self.maxAnswerSize) octets"))
     }
 
     private func fail(_ streamID: HTTP2StreamID, _ error: UpstreamError) {

@@ -19,13 +19,21 @@ public final class ResolverUpstream: Upstream {
     private let padsQueries: Bool
     /// Queries in flight on a connection from which the next connection is used.
     private let spreadThreshold: Int
+    /// For DoT: whether the server refused ALPN `dot`.
+    private let alpnFallback: ALPNFallback?
+    /// For DoH: GET or POST.
+    private let method: DoHMethodChoice?
+
+    /// How many times a query lost with its connection or stream is sent again, within its deadline.
+    static let lostQueryRetries = 2
 
     /// - Parameters:
     ///   - trustAnchorFiles: for TLS and DoH, PEM files of trust anchors used besides the system's.
     ///   - connectionsPerLoop: how many connections each event loop may open to this upstream: the first carries
     ///     queries until it has `options.spreadThreshold` in flight, then the next is used (opened on first use,
     ///     closed again after the idle timeout), and so on; when all are that busy, the least busy takes the query.
-    ///   - httpGET: for DoH, whether queries are sent with GET rather than POST.
+    ///   - httpGET: for DoH, whether queries are sent with GET rather than POST (POST switches to GET by itself
+    ///     when the server keeps resetting POST streams).
     ///   - padsQueries: whether queries are padded (and the padding taken out of answers again).
     ///   - authentication: for TLS and DoH, how the server is authenticated.
     ///   - resumesTLSSessions: for TLS and DoH, whether reconnects resume the session the server issued.
@@ -54,13 +62,17 @@ public final class ResolverUpstream: Upstream {
         let statistics = statistics ?? UpstreamStatistics(name: address.description)
         self.statistics = statistics
         self.health = UpstreamHealth(name: address.description, settings: health, logger: logger)
+        self.alpnFallback = address.transport == .tls ? ALPNFallback(upstream: address.description, logger: logger) : nil
+        let method = DoHMethodChoice(configuredGET: httpGET, upstream: address.description, logger: logger)
+        self.method = address.transport == .https ? method : nil
         let connector: any UpstreamConnector
         switch address.transport {
         case .tls:
             connector = StreamConnector(
                 address: address, tlsContext: try Self.tlsContext(trustAnchorFiles, authentication, alpn: "dot",
                                                           resumes: resumesTLSSessions),
-                options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap)
+                options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap,
+                alpnFallback: self.alpnFallback)
             self.tcpFallback = nil
         case .https:
             let port = address.port == 443 ? "" : ":\(address.port)"
@@ -69,7 +81,7 @@ public final class ResolverUpstream: Upstream {
                 address: address, tlsContext: try Self.tlsContext(trustAnchorFiles, authentication, alpn: "h2",
                                                           resumes: resumesTLSSessions),
                 options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap,
-                http2: DoHMultiplexer.Request(authority: authority, path: address.path, usesGET: httpGET))
+                http2: DoHMultiplexer.Request(authority: authority, path: address.path, method: method))
             self.tcpFallback = nil
         case .tcp:
             connector = StreamConnector(address: address, tlsContext: nil, options: options, statistics: statistics,
@@ -102,6 +114,15 @@ public final class ResolverUpstream: Upstream {
 
     public var description: String { self.address.description }
 
+    /// What dnsgate changed in how it talks to this upstream because of how the upstream behaved, for the admin
+    /// API: `alpn=off` (a DoT server that refused ALPN `dot`), `method=get` (a DoH server that reset POST streams).
+    public var adjustments: [String] {
+        var adjustments: [String] = []
+        if self.alpnFallback?.isActive == true { adjustments.append("alpn=off") }
+        if self.method?.switchedToGET == true { adjustments.append("method=get") }
+        return adjustments
+    }
+
     /// The TLS context of an encrypted upstream: certificate checks as `authentication` says, ALPN `alpn`, and the
     /// store of the sessions its servers issue, so that reconnects resume them.
     private static func tlsContext(_ trustAnchorFiles: [String], _ authentication: UpstreamAuthentication,
@@ -130,7 +151,11 @@ public final class ResolverUpstream: Upstream {
         }
     }
 
-    private func sendAsIs(_ query: UpstreamQuery, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+    /// Sends `query` on this loop's least busy connection; a query lost with its connection or HTTP/2 stream is sent
+    /// again (a new connection or stream) up to `retries` times while its deadline allows, so that a server that
+    /// restarts or resets streams costs no answer.
+    private func sendAsIs(_ query: UpstreamQuery, on eventLoop: any EventLoop,
+                          retries: Int = ResolverUpstream.lostQueryRetries) -> EventLoopFuture<UpstreamAnswer> {
         guard let boxes = self.slots[ObjectIdentifier(eventLoop)] else {
             // A loop outside the group (tests, other components): use one of ours and come back.
             return self.anyLoop.flatSubmit { self.sendAsIs(query, on: self.anyLoop) }.hop(to: eventLoop)
@@ -163,8 +188,14 @@ public final class ResolverUpstream: Upstream {
             }
         }
         chosen.send(query, promise: promise)
-        guard let tcpFallback = self.tcpFallback else { return promise.futureResult }
-        return promise.futureResult.flatMap { answer in
+        let answered = retries == 0 ? promise.futureResult : promise.futureResult.flatMapError { error in
+            guard (error as? UpstreamError)?.isLostInFlight == true, NIODeadline.now() < query.deadline else {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return self.sendAsIs(query, on: eventLoop, retries: retries - 1)
+        }
+        guard let tcpFallback = self.tcpFallback else { return answered }
+        return answered.flatMap { answer in
             // RFC 7766 §5: a truncated UDP answer is asked again over TCP.
             guard answer.view.header.isTruncated else { return eventLoop.makeSucceededFuture(answer) }
             return tcpFallback.send(query, on: eventLoop)

@@ -74,6 +74,8 @@ struct StreamConnector: UpstreamConnector {
     var resolver: BootstrapResolver? = nil
     /// For DoH: the requests' fixed parts; nil for DNS framing (RFC 7766) on the stream.
     var http2: DoHMultiplexer.Request? = nil
+    /// For DoT: whether the upstream has refused ALPN `dot`, so that connections offer none.
+    var alpnFallback: ALPNFallback? = nil
 
     func carrier(of channel: any Channel) -> (any QueryCarrier)? {
         guard self.http2 != nil else { return try? channel.pipeline.syncOperations.handler(type: UpstreamMultiplexer.self) }
@@ -81,6 +83,21 @@ struct StreamConnector: UpstreamConnector {
     }
 
     func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let offersALPN = self.alpnFallback?.isActive != true
+        let attempt = self.connect(on: eventLoop, offeringApplicationProtocols: offersALPN)
+        guard offersALPN, let fallback = self.alpnFallback else { return attempt }
+        // RFC 7301 §3.2: a server that speaks none of the protocols offered says no_application_protocol. DNS over
+        // the connection still works, so the upstream is asked again, and from now on, without ALPN.
+        return attempt.flatMapError { error in
+            guard (error as? TLSClientError)?.isApplicationProtocolRefused == true, fallback.activate() else {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return self.connect(on: eventLoop, offeringApplicationProtocols: false)
+        }
+    }
+
+    private func connect(on eventLoop: any EventLoop,
+                         offeringApplicationProtocols: Bool) -> EventLoopFuture<any Channel> {
         let address = self.address
         let options = self.options
         let statistics = self.statistics
@@ -96,8 +113,9 @@ struct StreamConnector: UpstreamConnector {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tlsContext, let handshake {
-                        try sync.addHandler(TLSClientHandler(context: tlsContext,
-                                                             serverName: address.tlsName ?? address.host))
+                        try sync.addHandler(TLSClientHandler(
+                            context: tlsContext, serverName: address.tlsName ?? address.host,
+                            offersApplicationProtocols: offeringApplicationProtocols))
                         try sync.addHandler(TLSHandshakeObserver(promise: handshake,
                                                                  requiredProtocol: http2 == nil ? nil : "h2",
                                                                  pins: pins, statistics: statistics))

@@ -5,6 +5,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case connectFailed(String)
         case tlsFailed(String)
         case connectionClosed
+        case streamReset(String)
         case badReply(String)
         case busy
         case backingOff
@@ -32,6 +33,10 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
     }
     /// The connection closed while the query was in flight.
     public static func connectionClosed(_ upstream: String) -> UpstreamError { .init(.connectionClosed, upstream) }
+    /// The server reset the query's HTTP/2 stream (with `code`) before answering it.
+    public static func streamReset(_ upstream: String, code: String) -> UpstreamError {
+        .init(.streamReset(code), upstream)
+    }
     /// The upstream replied with something that is not an answer to the query (an HTTP error status, the wrong
     /// content type, a message for another question).
     public static func badReply(_ upstream: String, reason: String) -> UpstreamError {
@@ -47,6 +52,15 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
     /// Whether the failure was a timeout rather than a network or connection error.
     public var isTimeout: Bool { self.base == .timeout }
 
+    /// Whether the query was lost with its connection or stream, unanswered: asking again (on a new connection or
+    /// stream) may well succeed.
+    public var isLostInFlight: Bool {
+        switch self.base {
+        case .connectionClosed, .streamReset: return true
+        default: return false
+        }
+    }
+
     /// How `error`, a failure of a query sent upstream, is counted.
     static func kind(of error: any Error) -> UpstreamStatistics.FailureKind {
         guard let error = error as? UpstreamError else { return .connection }
@@ -54,6 +68,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case .timeout: return .timeout
         case .connectFailed, .connectionClosed, .backingOff: return .connection
         case .tlsFailed: return .tls
+        case .streamReset: return .streamReset
         case .badReply: return .badReply
         case .busy, .shuttingDown: return .refused
         }
@@ -65,6 +80,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case .connectFailed(let reason): return "upstream \(self.upstream): connection failed: \(reason)"
         case .tlsFailed(let reason): return "upstream \(self.upstream): TLS failed: \(reason)"
         case .connectionClosed: return "upstream \(self.upstream): connection closed with the query in flight"
+        case .streamReset(let code): return "upstream \(self.upstream): HTTP/2 stream reset (\(code)) before the answer"
         case .badReply(let reason): return "upstream \(self.upstream): bad reply: \(reason)"
         case .busy: return "upstream \(self.upstream): too many queries in flight"
         case .backingOff: return "upstream \(self.upstream): waiting before reconnecting after a failure"

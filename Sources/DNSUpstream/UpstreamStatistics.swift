@@ -15,6 +15,8 @@ public final class UpstreamStatistics: Sendable {
         case tls
         /// An answer that matched no query in flight, or was not a DNS response.
         case badReply = "bad_reply"
+        /// The server reset the query's HTTP/2 stream (it still answers others): asked again, not held against it.
+        case streamReset = "stream_reset"
         /// dnsgate refused to send it: too many queries in flight, or shutting down.
         case refused
 

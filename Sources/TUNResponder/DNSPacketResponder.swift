@@ -148,10 +148,12 @@ public final class DNSPacketResponder: PacketSink {
         case .reply(let error):
             reply(error, nil)
         case .request(let request):
-            if let response = self.pipeline.immediateAnswer(to: request) {
-                return reply(response.isSilent ? nil : response.message, request)
+            let pending: DNSPendingQuery
+            switch self.pipeline.begin(request) {
+            case .answered(let response): return reply(response.isSilent ? nil : response.message, request)
+            case .pending(let query): pending = query
             }
-            self.pipeline.handle(request, eventLoop: self.eventLoop).assumeIsolated().whenComplete { result in
+            pending.finish(on: self.eventLoop).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let response): reply(response.isSilent ? nil : response.message, request)
                 case .failure: reply(DNSResponse.error(.servFail, for: request).message, request)

@@ -7,6 +7,7 @@ public struct TLSClientError: Error, Sendable, Hashable, CustomStringConvertible
         case handshake
         case connection
         case closedDuringHandshake
+        case applicationProtocolRefused
     }
 
     private let base: Base
@@ -24,12 +25,20 @@ public struct TLSClientError: Error, Sendable, Hashable, CustomStringConvertible
     public static func handshake(_ reason: String) -> TLSClientError { TLSClientError(.handshake, reason) }
     /// Records that did not decrypt or a protocol violation after the handshake.
     public static func connection(_ reason: String) -> TLSClientError { TLSClientError(.connection, reason) }
+    /// The server answered the handshake with RFC 7301's no_application_protocol alert: it speaks none of the ALPN
+    /// protocols offered (a terminator set up for `h2` and `http/1.1` only, say).
+    public static func applicationProtocolRefused(_ reason: String) -> TLSClientError {
+        TLSClientError(.applicationProtocolRefused, reason)
+    }
     /// The server closed the connection before the handshake completed.
     public static let closedDuringHandshake = TLSClientError(.closedDuringHandshake, "closed during the TLS handshake")
 
     /// Whether the handshake itself failed (a certificate that does not verify will not mend itself in a moment,
     /// unlike a server that closed the connection while restarting).
-    public var isHandshakeFailure: Bool { self.base == .handshake }
+    public var isHandshakeFailure: Bool { self.base == .handshake || self.base == .applicationProtocolRefused }
+
+    /// Whether the server refused every ALPN protocol offered: a connection that offers none may still succeed.
+    public var isApplicationProtocolRefused: Bool { self.base == .applicationProtocolRefused }
 
     public var description: String { self.reason }
 }

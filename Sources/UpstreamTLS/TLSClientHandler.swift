@@ -36,9 +36,13 @@ public final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The ALPN protocol the server chose, once the handshake has completed.
     public private(set) var negotiatedProtocol: String?
 
-    /// - Parameter serverName: the name (or IP address) the certificate must be valid for; a name is also sent as
-    ///   SNI (RFC 6066 names no addresses).
-    public init(context: TLSClientContext, serverName: String) throws(TLSClientError) {
+    /// - Parameters:
+    ///   - serverName: the name (or IP address) the certificate must be valid for; a name is also sent as SNI
+    ///     (RFC 6066 names no addresses).
+    ///   - offersApplicationProtocols: false to leave out the context's ALPN protocols on this connection, for a
+    ///     server that refused them.
+    public init(context: TLSClientContext, serverName: String,
+                offersApplicationProtocols: Bool = true) throws(TLSClientError) {
         guard let ssl = SSL_new(context.context) else {
             throw .configuration(TLSClientError.drainedErrorQueue(or: "OpenSSL could not make a connection"))
         }
@@ -50,6 +54,11 @@ public final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         SSL_set_bio(ssl, networkIn, networkOut)
         SSL_set_connect_state(ssl)
+        // An empty list turns ALPN off for this connection (SSL_set_alpn_protos returns 0 on success).
+        if !offersApplicationProtocols, SSL_set_alpn_protos(ssl, nil, 0) != 0 {
+            SSL_free(ssl)
+            throw .configuration(TLSClientError.drainedErrorQueue(or: "ALPN could not be turned off"))
+        }
         self.context = context
         self.ssl = ssl
         self.networkIn = networkIn
@@ -117,7 +126,7 @@ public final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard result == 1 else {
             let error = SSL_get_error(self.ssl, result)
             if error == SSL_ERROR_WANT_READ { return }
-            self.fail(context: context, error: .handshake(self.handshakeFailureReason()))
+            self.fail(context: context, error: self.handshakeFailure())
             return
         }
         self.state = .active
@@ -129,14 +138,16 @@ public final class TLSClientHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.decrypt(context: context)
     }
 
-    private func handshakeFailureReason() -> String {
+    private func handshakeFailure() -> TLSClientError {
         let verification = SSL_get_verify_result(self.ssl)
         guard verification == X509_V_OK else {
             ERR_clear_error()
             let reason = X509_verify_cert_error_string(verification).map { String(cString: $0) } ?? "\(verification)"
-            return "certificate verify failed: \(reason)"
+            return .handshake("certificate verify failed: \(reason)")
         }
-        return TLSClientError.drainedErrorQueue(or: "the TLS handshake failed")
+        let refusesProtocols = dnsgate_err_is_no_application_protocol(ERR_peek_error()) == 1
+        let reason = TLSClientError.drainedErrorQueue(or: "the TLS handshake failed")
+        return refusesProtocols ? .applicationProtocolRefused(reason) : .handshake(reason)
     }
 
     private func selectedProtocol() -> String? {

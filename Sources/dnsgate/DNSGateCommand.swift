@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import DNSCore
 import DNSGateApp
+import Foundation
 import Logging
 
 /// The command line: `dnsgate serve` (default), `dnsgate check-config`, `dnsgate version`.
@@ -74,8 +75,10 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try await self.options.load()
         LogLevelSetting.bootstrapLogging(level: config.logLevel)
+        let logger = Logger(label: "dnsgate")
+        if let warning = config.ignoredVariablesWarning { logger.warning("\(warning)") }
         let options = self.options
-        try await DNSGateApp.run(config: config, logger: Logger(label: "dnsgate"),
+        try await DNSGateApp.run(config: config, logger: logger,
                                  loadConfiguration: { try await options.load() })
     }
 }
@@ -88,6 +91,9 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         let config = try await self.options.load()
+        if let warning = config.ignoredVariablesWarning {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         print("configuration OK")
         for (key, value) in config.effectiveSettings.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
     }

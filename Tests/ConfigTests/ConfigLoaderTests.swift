@@ -71,6 +71,23 @@ import Testing
         }
     }
 
+    /// A list in a variable is split at commas, or given as a YAML flow sequence when its entries hold commas.
+    @Test func variablesCarryListEntriesWithCommasAsAFlowSequence() async throws {
+        let split = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: [
+            "DNSGATE_LISTEN": "127.0.0.1:5300, 127.0.0.2:5300"])
+        #expect(split.listeners.map(\.description) == ["127.0.0.1:5300", "127.0.0.2:5300"])
+        let flow = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: [
+            "DNSGATE_LISTEN": #"["127.0.0.1:5300 allow=10.0.0.0/8,192.168.0.0/16", '127.0.0.2:5300']"#])
+        #expect(flow.listeners.map(\.description) == ["127.0.0.1:5300", "127.0.0.2:5300"])
+        let access = try #require(flow.listenerAccess[flow.listeners[0].id])
+        #expect(access.allow.prefixes.map(\.description) == ["10.0.0.0/8", "192.168.0.0/16"])
+        await #expect {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: ["DNSGATE_LISTEN": "[a, [b]"])
+        } throws: { error in
+            (error as? ConfigError)?.key == "DNSGATE_LISTEN"
+        }
+    }
+
     @Test func aFileWithOnlyCommentsSetsNothing() async throws {
         let path = try self.writeFile("# nothing set yet\n\n   # indented comment\n")
         let config = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])

@@ -34,12 +34,12 @@ struct InstantStage: DNSMiddleware {
     @Test func pipelineAsksStagesInOrderAndStopsAtTheFirstThatMustWait() throws {
         let held = HeldHandler()
         let answering = DNSPipeline(middlewares: [InstantStage()], terminal: held)
-        #expect(answering.immediateAnswer(to: try self.request("a.known")) != nil)
-        #expect(answering.immediateAnswer(to: try self.request("a.other")) == nil)
+        #expect(answering.begin(try self.request("a.known")).answer != nil)
+        #expect(answering.begin(try self.request("a.other")).answer == nil)
         // Every stage passes: nobody can answer at once, so the asynchronous path is needed.
         let chained = DNSPipeline(middlewares: [InstantStage(), InstantStage()], terminal: held)
-        #expect(chained.immediateAnswer(to: try self.request("x.pass")) == nil)
-        #expect(DNSPipeline(middlewares: [], terminal: held).immediateAnswer(to: try self.request("a.known")) == nil)
+        #expect(chained.begin(try self.request("x.pass")).answer == nil)
+        #expect(DNSPipeline(middlewares: [], terminal: held).begin(try self.request("a.known")).answer == nil)
         #expect(held.held.isEmpty)
     }
 
@@ -54,12 +54,12 @@ struct InstantStage: DNSMiddleware {
         }
         #expect(DNSHeader(reply)?.id == 77)
         #expect(((DNSHeader(reply)?.flags ?? 0) & DNSHeader.Flag.aa) != 0, "answered by the stage, not echoed")
-        guard case .later(let request) = responder.respond(to: TestQueries.query("b.other", id: 78), from: client)
+        guard case .later(let pending) = responder.respond(to: TestQueries.query("b.other", id: 78), from: client)
         else {
             Issue.record("another name needs the asynchronous path")
             return
         }
-        #expect(request.id == 78)
+        #expect(pending.request.id == 78)
         #expect(held.held.isEmpty, "nothing reaches the pipeline until the event loop takes the query")
     }
 

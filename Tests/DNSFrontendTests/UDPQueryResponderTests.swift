@@ -21,10 +21,10 @@ import Glibc
             return nil
         case .reply(let reply):
             return reply
-        case .later(let request):
+        case .later(let pending):
             let loop = EmbeddedEventLoop()
             var sent = [ByteBuffer]()
-            responder.answer(request, on: loop) { sent.append($0) }
+            responder.answer(pending, on: loop) { sent.append($0) }
             loop.run()
             #expect(sent.count == 1, "exactly one answer per query")
             return sent.first

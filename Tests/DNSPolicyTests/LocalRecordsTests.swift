@@ -22,7 +22,7 @@ import Testing
 
     private func answer(_ records: LocalRecords, _ name: String, _ type: DNSType) throws -> DNSMessage {
         let pipeline = DNSPipeline(middlewares: [LocalRecordsMiddleware(records: records)], terminal: EchoHandler())
-        let response = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request(name, type)))
+        let response = try #require(pipeline.begin(PolicyFixtures.request(name, type)).answer)
         return PolicyFixtures.decoded(response)
     }
 
@@ -47,7 +47,7 @@ import Testing
         // `_tcp.lan` exists only as the parent of a local name: NODATA, not a forwarded query.
         #expect(try answer(local, "_tcp.lan", .a).answers.isEmpty)
         let pipeline = DNSPipeline(middlewares: [LocalRecordsMiddleware(records: local)], terminal: EchoHandler())
-        #expect(pipeline.immediateAnswer(to: PolicyFixtures.request("other.example", .a)) == nil)
+        #expect(pipeline.begin(PolicyFixtures.request("other.example", .a)).answer == nil)
     }
 
     @Test func reverseAnswersComeFromAddressesAndHostsFiles() throws {

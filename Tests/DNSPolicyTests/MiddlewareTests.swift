@@ -1,3 +1,4 @@
+import Atomics
 import DNSCore
 import DNSTestSupport
 import DNSWire
@@ -13,7 +14,7 @@ private struct AliasingHandler: DNSHandler {
         eventLoop.makeSucceededFuture(self.answer(request))
     }
 
-    func immediateAnswer(to request: DNSRequest) -> DNSResponse? { self.answer(request) }
+    func begin(_ request: DNSRequest) -> DNSQueryStart { .answered(self.answer(request)) }
 
     private func answer(_ request: DNSRequest) -> DNSResponse {
         let alias = DNSName("alias.cdn.example")!, edge = DNSName("edge.cdn.example")!
@@ -24,6 +25,16 @@ private struct AliasingHandler: DNSHandler {
                                      .a(edge, (192, 0, 2, 1), ttl: 60),
                                  ])
         return DNSResponse(message: message.encoded(), origin: .cache)
+    }
+}
+
+/// A stage that always waits (as a cache miss does) and counts the queries it handles.
+private final class AsynchronousStage: DNSMiddleware {
+    let handled = ManagedAtomic(0)
+
+    func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler) -> EventLoopFuture<DNSResponse> {
+        self.handled.wrappingIncrement(ordering: .relaxed)
+        return next.handle(request, eventLoop: eventLoop)
     }
 }
 
@@ -40,14 +51,14 @@ private struct AliasingHandler: DNSHandler {
         let inside = try answer(pipeline, PolicyFixtures.request("a.example", from: "10.1.2.3"))
         #expect(PolicyFixtures.decoded(inside).header.rcodeLow == 0)
         for outside in ["8.8.8.8", "2001:db8::1", "::ffff:1.2.3.4"] {
-            let refused = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: outside)))
+            let refused = try #require(pipeline.begin(PolicyFixtures.request("a.example", from: outside)).answer)
             #expect(PolicyFixtures.decoded(refused).header.rcodeLow == DNSRCode.refused.rawValue)
             #expect(PolicyFixtures.extendedError(refused) == 18)
         }
-        #expect(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "::ffff:10.0.0.1")) == nil)
+        #expect(pipeline.begin(PolicyFixtures.request("a.example", from: "::ffff:10.0.0.1")).answer == nil)
         let denying = AccessControl(deny: PrefixSet([IPPrefix("127.0.0.2/32")!]), refusal: .drop)
         let drop = DNSPipeline(middlewares: [AccessControlMiddleware(control: denying)], terminal: EchoHandler())
-        #expect(drop.immediateAnswer(to: PolicyFixtures.request("a.example", from: "127.0.0.2"))?.isSilent == true)
+        #expect(drop.begin(PolicyFixtures.request("a.example", from: "127.0.0.2")).answer?.isSilent == true)
     }
 
     @Test func rateLimitTruncatesUDPAndRefusesTCPOverTheRatePerPrefix() throws {
@@ -55,18 +66,18 @@ private struct AliasingHandler: DNSHandler {
         let stage = RateLimitMiddleware(limiter: limiter)
         let pipeline = DNSPipeline(middlewares: [stage], terminal: EchoHandler())
         var answered = 0
-        for _ in 0..<20 where pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "10.0.0.1")) == nil {
+        for _ in 0..<20 where pipeline.begin(PolicyFixtures.request("a.example", from: "10.0.0.1")).answer == nil {
             answered += 1
         }
         #expect(answered == 5)
-        let limited = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "10.0.0.99")))
+        let limited = try #require(pipeline.begin(PolicyFixtures.request("a.example", from: "10.0.0.99")).answer)
         #expect(PolicyFixtures.decoded(limited).header.isTruncated)
         #expect(PolicyFixtures.decoded(limited).answers.isEmpty)
-        let overTCP = try #require(pipeline.immediateAnswer(
-            to: PolicyFixtures.request("a.example", from: "10.0.0.2", transport: .tcp)))
+        let overTCP = try #require(pipeline.begin(
+            PolicyFixtures.request("a.example", from: "10.0.0.2", transport: .tcp)).answer)
         #expect(PolicyFixtures.decoded(overTCP).header.rcodeLow == DNSRCode.refused.rawValue)
         // Another /24 has a bucket of its own.
-        #expect(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", from: "10.0.1.1")) == nil)
+        #expect(pipeline.begin(PolicyFixtures.request("a.example", from: "10.0.1.1")).answer == nil)
     }
 
     @Test func rateLimiterRefillsAndStaysWithinItsTable() {
@@ -85,7 +96,7 @@ private struct AliasingHandler: DNSHandler {
 
     @Test func anyQueriesGetTheMinimalAnswerOfRFC8482() throws {
         let pipeline = DNSPipeline(middlewares: [MinimalANYMiddleware()], terminal: EchoHandler())
-        let response = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("a.example", .any)))
+        let response = try #require(pipeline.begin(PolicyFixtures.request("a.example", .any)).answer)
         let answers = PolicyFixtures.decoded(response).answers
         #expect(answers.map(\.type) == [.hinfo])
         #expect(answers.first?.rdata == [7] + Array("RFC8482".utf8) + [0])
@@ -102,7 +113,7 @@ private struct AliasingHandler: DNSHandler {
         ], answer: .null, nullTTL: 30)
         let pipeline = DNSPipeline(middlewares: [BlockingMiddleware(policy: policy)], terminal: AliasingHandler())
 
-        let ads = try #require(pipeline.immediateAnswer(to: PolicyFixtures.request("ads.example", from: "192.168.1.5")))
+        let ads = try #require(pipeline.begin(PolicyFixtures.request("ads.example", from: "192.168.1.5")).answer)
         #expect(ads.origin == .blocked)
         #expect(PolicyFixtures.decoded(ads).answers.map(\.rdata) == [[0, 0, 0, 0]])
         #expect(PolicyFixtures.decoded(ads).answers.first?.ttl == 30)
@@ -110,7 +121,7 @@ private struct AliasingHandler: DNSHandler {
 
         // The kids' group blocks the CNAME target: both the cached (immediate) and the forwarded path see it.
         let viaAlias = PolicyFixtures.request("www.allowed.example", .aaaa, from: "192.168.2.7")
-        let immediate = try #require(pipeline.immediateAnswer(to: viaAlias))
+        let immediate = try #require(pipeline.begin(viaAlias).answer)
         #expect(immediate.origin == .blocked)
         #expect(PolicyFixtures.decoded(immediate).answers.map(\.rdata) == [[UInt8](repeating: 0, count: 16)])
         #expect(try answer(pipeline, viaAlias).origin == .blocked)
@@ -118,6 +129,46 @@ private struct AliasingHandler: DNSHandler {
         let other = try answer(pipeline, PolicyFixtures.request("www.allowed.example", from: "192.168.1.5"))
         #expect(other.origin == .cache)
         #expect(PolicyFixtures.decoded(other).answers.count == 3)
+    }
+
+    /// A query that the cache cannot answer at once passes the deciding stages once: the pending part of the
+    /// pipeline starts where the waiting began, so the limiter charges one token whatever the query's path.
+    @Test func rateLimitChargesAQueryOnceWhenItWaitsForTheNextStage() throws {
+        let limiter = ClientRateLimiter(settings: RateLimitSettings(queriesPerSecond: 0.001, burst: 5,
+                                                                    action: .refuse))
+        let waiting = AsynchronousStage()
+        let pipeline = DNSPipeline(middlewares: [RateLimitMiddleware(limiter: limiter), waiting],
+                                   terminal: EchoHandler())
+        var answered = 0, refused = 0
+        for _ in 0..<20 {
+            switch pipeline.begin(PolicyFixtures.request("a.example", from: "10.0.0.1")) {
+            case .answered(let response):
+                #expect(PolicyFixtures.decoded(response).header.rcodeLow == DNSRCode.refused.rawValue)
+                refused += 1
+            case .pending(let pending):
+                let response = try pending.finish(on: self.loop).wait()
+                #expect(PolicyFixtures.decoded(response).header.rcodeLow == DNSRCode.noError.rawValue)
+                answered += 1
+            }
+        }
+        #expect(answered == 5, "the burst, each query charged once")
+        #expect(refused == 15)
+        #expect(waiting.handled.load(ordering: .relaxed) == 5, "only the waiting stage runs again")
+    }
+
+    /// A blocking stage that passed a query still sees the answer it waited for: its CNAME chain is checked.
+    @Test func blockingReviewsTheAnswerOfAQueryThatWaited() throws {
+        var rules = DomainRules()
+        rules.add(.blockName, for: DNSName("edge.cdn.example")!)
+        let policy = BlockingPolicy(groups: [ClientGroup(name: "all", clients: PrefixSet([]), rules: rules)],
+                                    answer: .null)
+        let pipeline = DNSPipeline(middlewares: [BlockingMiddleware(policy: policy), AsynchronousStage()],
+                                   terminal: AliasingHandler())
+        guard case .pending(let pending) = pipeline.begin(PolicyFixtures.request("www.allowed.example")) else {
+            Issue.record("the asynchronous stage makes the query wait")
+            return
+        }
+        #expect(try pending.finish(on: self.loop).wait().origin == .blocked)
     }
 
     @Test func nxdomainModeAnswersNXDOMAINWithExtendedError() throws {

@@ -1,6 +1,7 @@
 import DNSCore
 @testable import DNSUpstream
 import DNSWire
+import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHPACK
@@ -11,10 +12,13 @@ import Testing
     private struct Harness {
         let channel = EmbeddedChannel()
         let multiplexer: DoHMultiplexer
+        let method: DoHMethodChoice
 
         init(usesGET: Bool = false) throws {
+            self.method = DoHMethodChoice(configuredGET: usesGET, upstream: "https://upstream.test",
+                                          logger: Logger(label: "test"))
             self.multiplexer = DoHMultiplexer(
-                request: .init(authority: "upstream.test:15387", path: "/dns-query", usesGET: usesGET),
+                request: .init(authority: "upstream.test:15387", path: "/dns-query", method: self.method),
                 maxInFlight: 100, idleTimeout: .seconds(30), upstreamName: "https://upstream.test")
             try self.channel.pipeline.syncOperations.addHandler(self.multiplexer)
             try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).wait()
@@ -87,6 +91,56 @@ import Testing
         #expect(secondAnswer.id == 77)
         #expect(firstAnswer.answers.first?.rdata == [192, 0, 2, 1])
         #expect(secondAnswer.answers.first?.rdata == [192, 0, 2, 2])
+        #expect(harness.multiplexer.inFlight == 0)
+    }
+
+    /// Knot Resolver 5 resets concurrent POST streams: each reset fails that query as retryable (not a sign of
+    /// an unwell upstream), and after a few in a row the upstream is asked with GET.
+    @Test func postStreamsResetInARowSwitchTheUpstreamToGET() throws {
+        let harness = try Harness()
+        var futures: [EventLoopFuture<UpstreamAnswer>] = []
+        for index in 0..<DoHMethodChoice.resetsBeforeSwitch {
+            futures.append(harness.send("r\(index).example.", id: UInt16(index)))
+        }
+        _ = try harness.written()
+        for (index, future) in futures.enumerated() {
+            try harness.channel.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(1 + 2 * index),
+                                                        payload: .rstStream(.refusedStream)))
+            #expect(throws: UpstreamError.self) { try future.wait() }
+            #expect(throws: UpstreamError.streamReset("https://upstream.test", code: "\(HTTP2ErrorCode.refusedStream)")) {
+                try future.wait()
+            }
+        }
+        #expect(harness.method.switchedToGET)
+        _ = harness.send("after.example.", id: 9)
+        let frames = try harness.written()
+        guard case .headers(let headers) = frames.first?.payload else { throw TestFailure("no HEADERS: \(frames)") }
+        #expect(headers.headers.first(name: ":method") == "GET")
+        #expect(UpstreamError.kind(of: UpstreamError.streamReset("x", code: "x")) == .streamReset)
+        #expect(!UpstreamStatistics.FailureKind.streamReset.saysUpstreamIsUnwell)
+    }
+
+    /// An answer body longer than a DNS message can be resets the stream and fails the query as a bad reply.
+    @Test func anAnswerBodyOverTheCapResetsTheStream() throws {
+        let harness = try Harness()
+        let future = harness.send("big.example.", id: 5)
+        _ = try harness.written()
+        try harness.channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(
+            headers: HPACKHeaders([(":status", "200"), ("content-type", "application/dns-message")])))))
+        for size in [16_384, 16_384, 16_384, 16_383] {
+            try harness.channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(
+                data: .byteBuffer(ByteBuffer(repeating: 0, count: size))))))
+        }
+        #expect(harness.multiplexer.inFlight == 1, "65,535 octets: at the cap, still taken")
+        try harness.channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(
+            data: .byteBuffer(ByteBuffer(repeating: 0, count: 100)), endStream: true))))
+        harness.channel.embeddedEventLoop.run()
+        #expect { try future.wait() } throws: { "\($0)".contains("longer than 65535") }
+        let frames = try harness.written()
+        #expect(frames.contains { frame in
+            if case .rstStream(.cancel) = frame.payload { return frame.streamID == 1 }
+            return false
+        })
         #expect(harness.multiplexer.inFlight == 0)
     }
 

@@ -1,4 +1,5 @@
 @testable import DNSUpstream
+import DNSTestSupport
 import DNSWire
 import Logging
 import NIOCore
@@ -112,10 +113,9 @@ import Testing
             #expect(elapsed >= .milliseconds(280) && elapsed < .seconds(2), "one attempt timeout: \(elapsed)")
         }
         #expect(harness.resolvers[0].health.isDown)
-        let (answer, elapsed) = try await harness.query("after.example.")
+        let (answer, _) = try await harness.query("after.example.")
         #expect(answer.answers.count == 1)
-        #expect(elapsed < .milliseconds(150), "the down upstream is skipped: \(elapsed)")
-        #expect(harness.queries() == [2, 3])
+        #expect(harness.queries() == [2, 3], "the down upstream is skipped")
         await harness.stop()
     }
 
@@ -239,21 +239,67 @@ import Testing
         }
     }
 
-    @Test func afterItsBackOffADownUpstreamGetsOneTrialQueryAtATime() async throws {
+    @Test func afterItsBackOffADownUpstreamGetsOneTrialQueryAtATime() {
+        let clock = TestClock()
         let health = UpstreamHealth(name: "test", settings: .init(failureThreshold: 1, initialBackoff: .milliseconds(100)),
-                                    logger: Logger(label: "test"))
+                                    logger: Logger(label: "test"), clock: { clock.now() })
         health.failed(error: UpstreamError.timeout("test"))
         #expect(health.isDown)
-        #expect(!health.isAvailable(at: .now()), "backing off")
-        try await Task.sleep(for: .milliseconds(150))
-        #expect(health.isAvailable(at: .now()), "the back-off is over: one trial")
-        #expect(!health.isAvailable(at: .now()), "only one trial at a time")
+        #expect(health.availability(at: clock.now()) == .backingOff)
+        #expect(!health.beginTrial(at: clock.now()), "backing off")
+        clock.advance(by: .milliseconds(150))
+        #expect(health.availability(at: clock.now()) == .trialDue, "asking takes nothing")
+        #expect(health.availability(at: clock.now()) == .trialDue)
+        #expect(health.beginTrial(at: clock.now()), "the back-off is over: one trial")
+        #expect(!health.beginTrial(at: clock.now()), "only one trial at a time")
+        #expect(health.availability(at: clock.now()) == .backingOff)
         health.failed(error: UpstreamError.timeout("test"))
-        #expect(!health.isAvailable(at: .now()), "the trial failed: a longer back-off")
-        try await Task.sleep(for: .milliseconds(250))
-        #expect(health.isAvailable(at: .now()))
+        #expect(!health.beginTrial(at: clock.now()), "the trial failed: a longer back-off")
+        clock.advance(by: .milliseconds(250))
+        #expect(health.beginTrial(at: clock.now()))
+        // A trial whose outcome is never reported (a query given up on) lapses instead of holding the slot for ever.
+        clock.advance(by: UpstreamHealth.trialLease)
+        #expect(health.beginTrial(at: clock.now()), "the lapsed trial's slot is free again")
         health.succeeded(roundTrip: .milliseconds(1))
         #expect(!health.isDown)
-        #expect(health.isAvailable(at: .now()) && health.isAvailable(at: .now()), "up again: no limit")
+        #expect(health.beginTrial(at: clock.now()) && health.beginTrial(at: clock.now()), "up again: no limit")
+    }
+
+    /// Round robin over three: the second is black-holed until it is down, then heals. Each query takes its trial
+    /// only if it really goes to it, so it is back in rotation after its back-off instead of never.
+    @Test func aHealedUpstreamIsBackInRotationAfterItsBackOff() async throws {
+        let harness = try Harness([.answer, .blackHole, .answer], policy: .roundRobin,
+                                  attemptTimeout: .milliseconds(200),
+                                  health: UpstreamHealth.Settings(failureThreshold: 2, initialBackoff: .milliseconds(300)))
+        var index = 0
+        while !harness.resolvers[1].health.isDown, index < 30 {
+            _ = try await harness.query("down\(index).example.")
+            index += 1
+        }
+        #expect(harness.resolvers[1].health.isDown)
+        harness.servers[1].behaviour = .answer
+        let healed = harness.queries()[1]
+        // Queries keep flowing at about 100 a second; within 3 s (ten back-offs) the healed one must get its share.
+        for index in 0..<300 where harness.queries()[1] - healed < 5 {
+            _ = try await harness.query("up\(index).example.")
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(harness.queries()[1] - healed >= 5, "the healed upstream answers client queries again: \(harness.queries())")
+        #expect(!harness.resolvers[1].health.isDown)
+        await harness.stop()
+    }
+
+    /// Sequential over three, the first answering 400 ms late: each query is hedged after the fastest upstream's
+    /// high latency (bounded by the cap), not after the slow one's own, which follows it up.
+    @Test func hedgingTakesItsDelayFromTheFastestUpstream() async throws {
+        let harness = try Harness([.delay(.milliseconds(400)), .answer, .answer], attemptTimeout: .milliseconds(1500),
+                                  hedging: true)
+        var elapsed: [TimeAmount] = []
+        for index in 0..<20 { elapsed.append(try await harness.query("hedge\(index).example.").elapsed) }
+        let median = elapsed.sorted()[elapsed.count / 2]
+        #expect(median < .milliseconds(250), "median \(median)")
+        #expect(harness.queries()[1] >= 19, "the hedges went to the next upstream: \(harness.queries())")
+        #expect(harness.upstream.hedgeDelay() <= UpstreamGroup.hedgeDelayCap)
+        await harness.stop()
     }
 }
