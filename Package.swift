@@ -187,7 +187,8 @@ let package = Package(
                     dependencies: ["TransparentProxy", "DNSCore", "DNSWire", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "DNSCoreTests", dependencies: handlerTestDependencies),
-        .testTarget(name: "AdminTests", dependencies: ["Admin"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "DNSTestSupport", nioCore,
+                                                    .product(name: "Atomics", package: "swift-atomics")]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["DNSWire", "DNSCore", "DNSTestSupport", nioCore, nioPosix,

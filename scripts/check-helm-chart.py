@@ -34,6 +34,8 @@ def check_pod(shape, workload, documents, values_secret):
         if labels.get(key) != value:
             fail(shape, f"selector {key}={value} does not match the pod's labels")
     pod = spec["template"]["spec"]
+    if pod.get("enableServiceLinks") is not False:
+        fail(shape, "enableServiceLinks must be false: service links of a Service named dnsgate look like settings")
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     config_maps = {d["metadata"]["name"] for d in documents if d["kind"] == "ConfigMap"}
     secrets = {d["metadata"]["name"] for d in documents if d["kind"] == "Secret"} | {values_secret}

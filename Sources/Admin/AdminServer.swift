@@ -10,10 +10,10 @@ public final class AdminServer: Sendable {
     /// Where it listens and who may ask.
     public struct Settings: Sendable {
         public var address: SocketAddress
-        /// The bearer token, or nil for none (allowed on loopback addresses only; see ``ConfigLoader``).
-        public var token: String?
+        /// The bearer token (nil inside for none, allowed on loopback addresses only), replaceable while it runs.
+        public var token: AdminToken
 
-        public init(address: SocketAddress, token: String?) {
+        public init(address: SocketAddress, token: AdminToken) {
             self.address = address
             self.token = token
         }
@@ -33,7 +33,7 @@ public final class AdminServer: Sendable {
     /// Binds and starts serving; returns the bound address, or throws when the address cannot be bound.
     public func start() async throws -> SocketAddress {
         let router = Router()
-        if let token = self.settings.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        router.add(middleware: BearerTokenMiddleware(token: self.settings.token))
         AdminRoutes(backend: self.backend).register(on: router)
         let (bound, boundContinuation) = AsyncStream<SocketAddress?>.makeStream()
         let host = self.settings.address.ipAddress ?? "127.0.0.1"

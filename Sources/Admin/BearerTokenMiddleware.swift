@@ -1,18 +1,40 @@
 import Hummingbird
+import Synchronization
 
-/// Lets a request through only with `Authorization: Bearer TOKEN`, except the dashboard page (it holds no data and
-/// asks for the token itself) and the health probes (which orchestrators call without credentials).
+/// The admin API's bearer token, replaceable while the listener runs (a reload that changes `admin.token` or the
+/// token file takes effect at once); nil for none.
+public final class AdminToken: Sendable {
+    private let value: Mutex<String?>
+
+    public init(_ token: String?) {
+        self.value = Mutex(token)
+    }
+
+    /// The token in force.
+    public var current: String? { self.value.withLock { $0 } }
+
+    /// Requires `token` from the next request on (nil: no token).
+    public func replace(with token: String?) {
+        self.value.withLock { $0 = token }
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer TOKEN` while a token is set, except the dashboard page
+/// (it holds no data and asks for the token itself) and the health probes (which orchestrators call without
+/// credentials).
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     static var openPaths: Set<String> { ["/", "/healthz", "/readyz"] }
 
-    let token: String
+    let token: AdminToken
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let token = self.token.current, !Self.openPaths.contains(request.uri.path) else {
+            return try await next(request, context)
+        }
         let presented = request.headers[.authorization] ?? ""
-        guard Self.constantTimeEquals(presented, "Bearer " + self.token) else {
+        guard Self.constantTimeEquals(presented, "Bearer " + token) else {
             return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"dnsgate\""])
         }
         return try await next(request, context)

@@ -1,4 +1,6 @@
 /// A configuration value that cannot be used; the description names the key, the value and what is allowed.
+/// Passwords in URLs (`cache.redis`, `fakeip.socks5.server`) are masked in both, so that an error message or a
+/// log line never carries them.
 public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
     public let key: String
     public let value: String
@@ -6,8 +8,8 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public init(key: String, value: String, allowed: String) {
         self.key = key
-        self.value = value
-        self.allowed = allowed
+        self.value = CredentialMasking.masked(value)
+        self.allowed = CredentialMasking.masked(allowed)
     }
 
     public var description: String {

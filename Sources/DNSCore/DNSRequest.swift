@@ -55,8 +55,8 @@ public struct DNSRequest: Sendable {
 
 /// The answer to a ``DNSRequest``, in wire form, ready to send to the client.
 public struct DNSResponse: Sendable {
-    /// Who produced an answer.
-    public enum Origin: Sendable, Hashable, CaseIterable {
+    /// Who produced an answer; the raw value is its one spelling in metrics, stats and the query log.
+    public enum Origin: String, Sendable, Hashable, CaseIterable {
         /// An upstream resolver.
         case upstream
         /// The cache (fresh or stale).
@@ -66,7 +66,7 @@ public struct DNSResponse: Sendable {
         /// A blocklist.
         case blocked
         /// Fake-IP mode's made-up address.
-        case fakeIP
+        case fakeIP = "fakeip"
     }
 
     public var message: ByteBuffer

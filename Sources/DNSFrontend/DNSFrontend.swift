@@ -93,12 +93,26 @@ public final class DNSFrontend: Sendable {
         for address in self.configuration.listen { try await self.open(address) }
     }
 
-    /// Listens on `addresses` from now on: opens the ones not open yet (throwing, with the others left as they were,
-    /// when one cannot be bound) and stops the ones no longer listed, letting their queries in flight finish.
-    /// Addresses in both lists are not touched.
+    /// Listens on `addresses` from now on: opens the ones not open yet and stops the ones no longer listed, letting
+    /// their queries in flight finish. Addresses in both lists are not touched. When one cannot be bound it throws,
+    /// with the listeners as they were: those this call opened are closed again at once.
     public func listen(on addresses: [ListenerAddress]) async throws {
         let open = self.listeners.withLockedValue { $0.map(\.address) }
-        for address in addresses where !open.contains(address) { try await self.open(address) }
+        var opened: [ListenerAddress] = []
+        do {
+            for address in addresses where !open.contains(address) {
+                try await self.open(address)
+                opened.append(address)
+            }
+        } catch {
+            let rolledBack = self.listeners.withLockedValue { listeners in
+                let rolledBack = listeners.filter { opened.contains($0.address) }
+                listeners.removeAll { opened.contains($0.address) }
+                return rolledBack
+            }
+            for listener in rolledBack { await self.stop(listener, lingering: .zero) }
+            throw error
+        }
         let removed = self.listeners.withLockedValue { listeners in
             let removed = listeners.filter { !addresses.contains($0.address) }
             listeners.removeAll { !addresses.contains($0.address) }
@@ -135,14 +149,18 @@ public final class DNSFrontend: Sendable {
     }
 
     /// Stops one address: no new queries or connections; its UDP sockets close once the queries they took have
-    /// had their time (connections already open keep being served until they close).
-    private func stop(_ listener: Listener) async {
+    /// had their time, or after `lingering` (connections already open keep being served until they close).
+    private func stop(_ listener: Listener, lingering: TimeAmount? = nil) async {
         try? await listener.tcp.close()
         for udp in listener.udp { await udp.stopReceiving() }
         self.logger.info("stopped listening", metadata: ["address": "\(listener.address)"])
-        let timeout = self.configuration.queryTimeout
+        let linger = lingering ?? self.configuration.queryTimeout + .seconds(1)
+        guard linger > .zero else {
+            for udp in listener.udp { udp.socket.close() }
+            return
+        }
         Task {
-            try? await Task.sleep(for: .nanoseconds(timeout.nanoseconds) + .seconds(1))
+            try? await Task.sleep(for: .nanoseconds(linger.nanoseconds))
             for udp in listener.udp { udp.socket.close() }
         }
     }
@@ -198,6 +216,7 @@ public final class DNSFrontend: Sendable {
                             try sync.addHandler(NIOSSLServerHandler(context: tls.current(https: kind != .tls)))
                         }
                         if case .https(let path) = kind {
+                            // Until ALPN has chosen HTTP/2 or HTTP/1.1, no handler of the connection watches it.
                             try DoHServer.configure(channel, path: path, listener: id, pipeline: pipeline,
                                                     configuration: configuration)
                             return

@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 
 /// DNS-over-HTTPS over HTTP/1.1 (RFC 8484; HTTP/2 goes to ``DoHStreamServer``): one request at a time on a
-/// connection, each answered through ``DoHExchange``.
+/// connection, each answered through ``DoHExchange``. A connection with no request for the TCP idle timeout is
+/// closed.
 final class DoHRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -20,15 +21,37 @@ final class DoHRequestHandler: ChannelInboundHandler {
     private var busy = false
     /// Shutting down: the connection closes after the answer in progress.
     private var draining = false
+    private let idleTimer: IdleConnectionTimer
 
-    init(path: String, listener: Int, pipeline: any DNSHandler, queryTimeout: TimeAmount) {
+    init(path: String, listener: Int, pipeline: any DNSHandler, queryTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.path = path
         self.listener = listener
         self.pipeline = pipeline
         self.queryTimeout = queryTimeout
+        self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.startIdleTimer(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.startIdleTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTimer.stop()
+    }
+
+    private func startIdleTimer(context: ChannelHandlerContext) {
+        self.idleTimer.start(on: context.eventLoop, isIdle: { !self.busy && self.head == nil }, close: {
+            context.close(promise: nil)
+        })
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.idleTimer.touch(context.eventLoop.now)
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
@@ -91,6 +114,7 @@ final class DoHRequestHandler: ChannelInboundHandler {
             headers.add(name: "cache-control", value: "max-age=\(maxAge)")
         }
         self.busy = false
+        self.idleTimer.touch(context.eventLoop.now)
         let keepAlive = request.isKeepAlive && !self.draining
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status,

@@ -1,3 +1,4 @@
+import Admin
 import Config
 import DNSCore
 import DNSFrontend
@@ -20,7 +21,7 @@ actor ConfigurationReloader {
         "cache.max_size", "cache.min_ttl", "cache.max_ttl", "cache.max_negative_ttl", "cache.servfail_ttl",
         "cache.serve_stale_max", "cache.stale_ttl", "cache.stale_answer_timeout", "cache.prefetch", "cache.redis_timeout",
         "fakeip.ttl", "fakeip.exclude", "fakeip.resolve_first", "fakeip.reject", "fakeip.socks5.domains", "tun.addresses",
-        "acl.", "rate_limit.", "any_queries", "local.", "blocking.",
+        "acl.", "rate_limit.", "any_queries", "local.", "blocking.", "admin.token",
     ]
 
     /// The configuration in force, readable from anywhere.
@@ -30,6 +31,8 @@ actor ConfigurationReloader {
     private let logger: Logger
     /// The TUN responder, once it runs.
     private var tun: RunningTUN?
+    /// The admin API's token, once the admin listener runs.
+    private var adminToken: AdminToken?
 
     init(config: DNSGateConfig, load: @escaping @Sendable () async throws -> DNSGateConfig,
          components: DNSGateComponents, logger: Logger) {
@@ -42,6 +45,11 @@ actor ConfigurationReloader {
     /// Lets reloads change the virtual addresses of `tun`.
     func attach(_ tun: RunningTUN) {
         self.tun = tun
+    }
+
+    /// Lets reloads change the admin API's token.
+    func attach(_ token: AdminToken) {
+        self.adminToken = token
     }
 
     /// Whether a change of `key` needs new upstreams (their list, forwarding rules, trust anchors or connection
@@ -59,12 +67,17 @@ actor ConfigurationReloader {
     func reload() async throws -> String {
         let config: DNSGateConfig
         let upstream: any Upstream
-        let before = self.current.withLock { $0.effectiveSettings }
+        let running = self.current.withLock { $0 }
+        let before = running.effectiveSettings
         var changed: [String] = []
         do {
             config = try await self.load()
             let after = config.effectiveSettings
             changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+            // The token is masked in the settings, so a new one shows only here.
+            if running.admin?.token != config.admin?.token, !changed.contains("admin.token") {
+                changed = (changed + ["admin.token"]).sorted()
+            }
             // Unchanged upstream settings keep the upstreams and their open connections.
             upstream = changed.contains(where: Self.concernsUpstreams)
                 ? try DNSGateService.makeUpstream(config, group: self.components.group, logger: self.logger)
@@ -88,6 +101,7 @@ actor ConfigurationReloader {
         if let rules = config.fakeIP?.proxy?.rules { self.components.proxy?.rules.replace(with: rules) }
         if let tun = self.tun, let addresses = config.tun?.addresses { tun.serve(addresses) }
         LogLevelSetting.set(config.logLevel)
+        if config.admin != nil { self.adminToken?.replace(with: config.admin?.token) }
         self.current.withLock { $0 = config }
         if replacesUpstream {
             // The old upstreams' queries have until their deadline; close them after that.

@@ -8,14 +8,16 @@ import DNSWire
 import NIOCore
 
 /// The admin listener's view of a running dnsgate: metrics and stats from ``MetricSources``, readiness from the
-/// listeners' state and the upstreams' recent answers (probing them when none answered lately), the cache flush,
-/// the effective configuration, and reload.
+/// listeners' state and the upstreams' recent answers (probing them when none answered lately, one round of probes
+/// per readiness window at most, however often `/readyz` is asked), the cache flush, the effective configuration,
+/// and reload.
 final class DNSGateAdminBackend: AdminBackend {
     private let sources: MetricSources
     private let configuration: @Sendable () -> DNSGateConfig
     private let reloader: @Sendable () async throws -> String
-    private let probeLoop: any EventLoop
     private let readinessWindow: TimeAmount
+    /// The probe rounds, at most one per readiness window.
+    private let probes: ThrottledCheck
     /// Set once every listener is bound; cleared when shutdown begins.
     private let serving = ManagedAtomic(false)
 
@@ -24,8 +26,11 @@ final class DNSGateAdminBackend: AdminBackend {
         self.sources = sources
         self.configuration = configuration
         self.reloader = reloader
-        self.probeLoop = probeLoop
         self.readinessWindow = readinessWindow
+        self.probes = ThrottledCheck(interval: readinessWindow) {
+            await Self.probeRound(sources.currentUpstreams(), on: probeLoop,
+                                  deadline: .now() + min(readinessWindow, .seconds(2)))
+        }
     }
 
     /// Whether every listener is serving: true once started, false again when shutdown begins.
@@ -43,12 +48,16 @@ final class DNSGateAdminBackend: AdminBackend {
         guard self.serving.load(ordering: .relaxed) else { return "listeners are not serving (starting or stopping)" }
         let upstreams = self.sources.currentUpstreams()
         if upstreams.contains(where: { $0.statistics.answered(within: self.readinessWindow) }) { return nil }
-        // Nobody answered lately: ask each upstream directly (not through the cache), at most two seconds.
-        let deadline = NIODeadline.now() + min(self.readinessWindow, .seconds(2))
+        return await self.probes.result()
+    }
+
+    /// Asks each of `upstreams` directly (not through the cache) until `deadline`; nil when any answered.
+    private static func probeRound(_ upstreams: [ResolverUpstream], on loop: any EventLoop,
+                                   deadline: NIODeadline) async -> String? {
         var failures: [String] = []
         await withTaskGroup(of: String?.self) { group in
             for upstream in upstreams {
-                group.addTask { await self.probe(upstream, deadline: deadline) }
+                group.addTask { await Self.probe(upstream, on: loop, deadline: deadline) }
             }
             for await failure in group { if let failure { failures.append(failure) } }
         }
@@ -56,9 +65,9 @@ final class DNSGateAdminBackend: AdminBackend {
     }
 
     /// Sends `. NS` to `upstream`; nil when any answer came back, otherwise the error.
-    private func probe(_ upstream: ResolverUpstream, deadline: NIODeadline) async -> String? {
+    private static func probe(_ upstream: ResolverUpstream, on loop: any EventLoop,
+                              deadline: NIODeadline) async -> String? {
         do {
-            let loop = self.probeLoop
             _ = try await loop.flatSubmit { upstream.probe(deadline: deadline, on: loop) }.get()
             return nil
         } catch {

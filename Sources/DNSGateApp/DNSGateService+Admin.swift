@@ -34,7 +34,9 @@ extension DNSGateService {
         let backend = DNSGateAdminBackend(
             sources: sources, configuration: { reloader.current.withLock { $0 } }, probeLoop: group.next(),
             readinessWindow: settings.readinessProbeInterval, reloader: { try await reloader.reload() })
-        let server = AdminServer(settings: .init(address: settings.address, token: settings.token), backend: backend,
+        let token = AdminToken(settings.token)
+        await reloader.attach(token)
+        let server = AdminServer(settings: .init(address: settings.address, token: token), backend: backend,
                                  logger: self.logger)
         do {
             let bound = try await server.start()

@@ -118,7 +118,8 @@ public struct DNSGateService: Service, CustomStringConvertible {
                                    routes: settings.addresses.map(IPPrefix.host))
         let responder = DNSPacketResponder(pipeline: pipeline, eventLoop: group.next(), mtu: settings.mtu,
                                            output: device, queryTimeout: self.config.queryTimeout,
-                                           maxTCPConnections: settings.maxTCPConnections)
+                                           maxTCPConnections: settings.maxTCPConnections,
+                                           tcpIdleTimeout: self.config.tcpIdleTimeout)
         let filter = PacketFilter(passThrough: DiscardSink())
         for address in settings.addresses { filter.add(.host(address), sink: responder) }
         device.startReading(into: filter)

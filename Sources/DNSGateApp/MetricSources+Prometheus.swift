@@ -56,7 +56,7 @@ extension MetricSources {
                          answered),
             Self.counter("dnsgate_answers_total", "Answers by where they came from.",
                          DNSResponse.Origin.allCases.map {
-                             .init(labels: [("source", "\($0)")], value: Double(self.queries.answered(from: $0)))
+                             .init(labels: [("source", $0.rawValue)], value: Double(self.queries.answered(from: $0)))
                          }),
             MetricFamily(name: "dnsgate_request_duration_seconds", help: "Time from query to answer, by transport.",
                          kind: .histogram, samples: latency),

@@ -116,7 +116,7 @@ struct MetricSources: Sendable {
             uptimeSeconds: Date().timeIntervalSince(self.started), queries: total, queriesByTransport: byTransport,
             queriesByRcode: byRcode,
             answersBySource: Dictionary(uniqueKeysWithValues: DNSResponse.Origin.allCases.map {
-                ("\($0)", self.queries.answered(from: $0))
+                ($0.rawValue, self.queries.answered(from: $0))
             }),
             latency: Self.summary(latency), cache: cache,
             cacheHitRatio: cache == nil || lookups == 0 ? nil : Double(cache?["hits"] ?? 0) / Double(lookups),

@@ -81,21 +81,11 @@ final class QueryLog: QueryObserver {
         let rcode = record.rcode == 255 ? "none" : DNSRCode(UInt16(record.rcode)).description
         return "{\"time\":\"\(time.formatted(Self.timeFormat))\",\"client\":\(client),"
             + "\"transport\":\"\(record.transport.rawValue)\",\"name\":\(Self.quoted(record.name.description)),"
-            + "\"type\":\"\(record.type)\",\"rcode\":\"\(rcode)\",\"source\":\"\(Self.source(record.origin))\","
+            + "\"type\":\"\(record.type)\",\"rcode\":\"\(rcode)\",\"source\":\"\(record.origin.rawValue)\","
             + "\"upstream\":\(record.upstream.map(Self.quoted) ?? "null"),\"latency_us\":\(record.latencyMicroseconds)}\n"
     }
 
     private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-
-    private static func source(_ origin: DNSResponse.Origin) -> String {
-        switch origin {
-        case .upstream: "upstream"
-        case .cache: "cache"
-        case .local: "local"
-        case .blocked: "blocked"
-        case .fakeIP: "fake-ip"
-        }
-    }
 
     /// A JSON string: names are printable ASCII with `\` escapes already, so only `"` and `\` need escaping.
     private static func quoted(_ text: String) -> String {

@@ -23,11 +23,12 @@ public final class DNSPacketResponder: PacketSink {
         let output: any PacketSink
         let eventLoop: any EventLoop
 
-        init(mtu: Int, output: any PacketSink, maxTCPConnections: Int, eventLoop: any EventLoop) {
+        init(mtu: Int, output: any PacketSink, maxTCPConnections: Int, tcpIdleTimeout: TimeAmount,
+             eventLoop: any EventLoop) {
             self.builder = PacketBuilder(mtu: mtu)
             self.output = output
             self.eventLoop = eventLoop
-            self.tcp = TCPEndpoint(maxConnections: maxTCPConnections)
+            self.tcp = TCPEndpoint(maxConnections: maxTCPConnections, idleTimeout: tcpIdleTimeout)
         }
 
         func write(_ packets: [[UInt8]]) {
@@ -37,13 +38,14 @@ public final class DNSPacketResponder: PacketSink {
 
     public init(pipeline: any DNSHandler, eventLoop: any EventLoop, mtu: Int, output: any PacketSink,
                 queryTimeout: TimeAmount = .seconds(5), maxTCPConnections: Int = 256,
-                statistics: PacketStatistics = PacketStatistics()) {
+                tcpIdleTimeout: TimeAmount = .seconds(10), statistics: PacketStatistics = PacketStatistics()) {
         self.pipeline = pipeline
         self.eventLoop = eventLoop
         self.queryTimeout = queryTimeout
         self.statistics = statistics
         self.state = NIOLoopBoundBox.makeBoxSendingValue(
-            State(mtu: mtu, output: output, maxTCPConnections: maxTCPConnections, eventLoop: eventLoop),
+            State(mtu: mtu, output: output, maxTCPConnections: maxTCPConnections, tcpIdleTimeout: tcpIdleTimeout,
+                  eventLoop: eventLoop),
             as: State.self, eventLoop: eventLoop)
     }
 

@@ -46,14 +46,15 @@ final class TCPEndpoint {
 
     static let initialRetransmit = TimeAmount.milliseconds(250)
     static let maxRetries = 6
-    static let idleTimeout = TimeAmount.seconds(10)
-
     let maxConnections: Int
+    /// A connection with nothing in flight and no segment for this long is reset (`tcp.idle_timeout`).
+    let idleTimeout: TimeAmount
     private var connections: [Key: Connection] = [:]
     private var ticking = false
 
-    init(maxConnections: Int) {
+    init(maxConnections: Int, idleTimeout: TimeAmount) {
         self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
     }
 
     var count: Int { self.connections.count }
@@ -241,7 +242,7 @@ final class TCPEndpoint {
     private func tick(state: DNSPacketResponder.State) {
         let now = state.eventLoop.now
         for (key, connection) in self.connections {
-            if now - connection.lastActivity > Self.idleTimeout {
+            if connection.queriesInFlight == 0, now - connection.lastActivity > self.idleTimeout {
                 self.send(connection, flags: [.rst, .ack], state: state)
                 self.connections[key] = nil
                 continue

@@ -1,4 +1,4 @@
-import Config
+@testable import Config
 import DNSUpstream
 import Foundation
 import Testing
@@ -127,6 +127,29 @@ import Testing
         } throws: { error in
             (error as? ConfigError)?.key == "cache.redis"
         }
+    }
+
+    /// A bad value with a password in it is reported with the password masked, as `/api/v1/config` shows it.
+    @Test(arguments: [
+        ("DNSGATE_CACHE_REDIS", "redis://admin:hunter2@127.0.0.1:notaport", "cache.redis",
+         "redis://admin:***@127.0.0.1:notaport"),
+        ("DNSGATE_FAKEIP_SOCKS5_SERVER", "socks5://joe:hunter2@proxy.example:1080", "fakeip.socks5.server",
+         "socks5://joe:***@proxy.example:1080"),
+    ])
+    func passwordsInBadValuesAreMasked(variable: String, value: String, key: String, shown: String) async {
+        var environment = [variable: value]
+        if key.hasPrefix("fakeip") {
+            environment["DNSGATE_FAKEIP_ENABLED"] = "true"
+            environment["DNSGATE_FAKEIP_PROXY_LISTEN"] = "127.0.0.1:15400"
+        }
+        await #expect {
+            _ = try await ConfigLoader.load(overrides: ConfigOverrides(), environment: environment)
+        } throws: { error in
+            let text = "\(error)"
+            return (error as? ConfigError)?.key == key && text.contains(shown) && !text.contains("hunter2")
+        }
+        #expect(CredentialMasking.masked("socks5://[user:password@]IP:port") == "socks5://[user:password@]IP:port")
+        #expect(CredentialMasking.masked("a redis://:pw@h:1/2 and https://x.example/p") == "a redis://:***@h:1/2 and https://x.example/p")
     }
 
     @Test func missingFileIsAnError() async {

@@ -164,6 +164,13 @@ extension IntegrationSuite {
             let (status, configJSON) = try Self.http("/api/v1/config", token: "s3cret-token")
             #expect(status == 200 && configJSON.contains("\"admin.token\":\"***\"") && !configJSON.contains("s3cret"))
             #expect(try Self.http("/healthz").0 == 200, "probes need no token")
+
+            // A new token in the file takes effect at the next reload, which names it.
+            try "n3w-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let (reloaded, result) = try Self.http("/api/v1/reload", method: "POST", token: "s3cret-token")
+            #expect(reloaded == 200 && result.contains("applied: admin.token"), "\(result)")
+            #expect(try Self.http("/metrics", token: "s3cret-token").0 == 401)
+            #expect(try Self.http("/metrics", token: "n3w-token").0 == 200)
         }
 
         @Test func aTakenDefaultAdminPortIsAWarningAndAChosenOneAnError() throws {

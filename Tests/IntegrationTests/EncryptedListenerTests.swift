@@ -40,7 +40,7 @@ extension IntegrationSuite {
             else { throw SetupError("cannot move the new certificate into place") }
         }
 
-        private func start() throws -> (Daemon, String) {
+        private func start(environment: [String: String] = [:]) throws -> (Daemon, String) {
             let directory = NSTemporaryDirectory() + "dnsgate-listener-\(getpid())-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try self.issue(Self.name, into: directory)
@@ -48,8 +48,42 @@ extension IntegrationSuite {
                 "--listen", "tls://127.0.0.1:\(Self.dotPort)", "--listen", "https://127.0.0.1:\(Self.dohPort)/dns-query",
                 "--tls-cert", directory + "/listener.pem", "--tls-key", directory + "/listener.key",
                 "--upstream", self.upstream.dotURL, "--ca-file", self.upstream.caPath, "--admin-listen", "off",
-            ])
+            ], environment: environment)
             return (daemon, directory)
+        }
+
+        /// `tcp.idle_timeout` closes every connection a client holds without asking anything: on the DoH listener
+        /// one that never starts TLS (no protocol chosen yet) and one on HTTP/1.1 with no request.
+        @Test func idleDoHConnectionsCloseBeforeALPNAndOnHTTP1() throws {
+            let (dnsgate, directory) = try self.start(environment: ["DNSGATE_TCP_IDLE_TIMEOUT": "1s"])
+            defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
+            let script = """
+                import socket, ssl, sys, time
+                context = ssl.create_default_context(cafile=sys.argv[1])
+                silent = socket.create_connection(("127.0.0.1", \(Self.dohPort)))
+                context.set_alpn_protocols(["http/1.1"])
+                http1 = context.wrap_socket(socket.create_connection(("127.0.0.1", \(Self.dohPort))),
+                                            server_hostname="\(Self.name)")
+                print("alpn", http1.selected_alpn_protocol(), flush=True)
+                start = time.monotonic()
+                for name, connection in (("silent", silent), ("http1", http1)):
+                    connection.settimeout(8)
+                    try:
+                        closed = connection.recv(1) == b""
+                    except (ConnectionResetError, ssl.SSLError):
+                        closed = True
+                    except socket.timeout:
+                        closed = False
+                    print(name, "closed" if closed else "open", round(time.monotonic() - start, 1), flush=True)
+                """
+            try script.write(toFile: directory + "/idle-timeout.py", atomically: true, encoding: .utf8)
+            let result = try runCommand("/usr/bin/python3", [directory + "/idle-timeout.py", self.upstream.caPath])
+            #expect(result.output.contains("alpn http/1.1"), "\(result.output)\(result.error)")
+            for name in ["silent", "http1"] {
+                let line = result.output.split(separator: "\n").first { $0.hasPrefix(name + " ") } ?? ""
+                let seconds = line.split(separator: " ").last.flatMap { Double($0) } ?? -1
+                #expect(line.contains("closed") && seconds < 4, "\(name): \(line)")
+            }
         }
 
         private func kdig(_ name: String, _ type: String = "A", over transport: String, tlsName: String = Self.name,

@@ -109,6 +109,28 @@ extension IntegrationSuite {
                 through: "https://127.0.0.1:\(Self.kresdDoHPort)/dns-query#\(TestUpstream.tlsName) method=get")
         }
 
+        /// kresd resets concurrent POST streams: dnsgate asks each lost query again, then switches the upstream to
+        /// GET, so the default configuration gets every answer.
+        @Test func dohAgainstKnotResolverUnderConcurrentLoad() throws {
+            let kresd = try self.startKresd()
+            defer { kresd.stop() }
+            let dnsgate = try DNSGateBinary.start(port: Self.port, arguments: [
+                "--listen", "127.0.0.1:\(Self.port)", "--ca-file", self.upstream.caPath, "--admin-listen", "127.0.0.1:15396",
+                "--upstream", "https://127.0.0.1:\(Self.kresdDoHPort)/dns-query#\(TestUpstream.tlsName)",
+            ])
+            defer { dnsgate.stop() }
+            let file = NSTemporaryDirectory() + "dnsgate-kresd-names-\(getpid()).txt"
+            try (0..<200).map { String(format: "h%06d.%@ A", 1700 + $0, TestUpstream.zone) }.joined(separator: "\n")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try runCommand("/usr/bin/dnsperf", ["-s", "127.0.0.1", "-p", "\(Self.port)", "-d", file,
+                                                             "-n", "1", "-c", "4", "-q", "50", "-t", "5"])
+            #expect(result.output.contains("Queries completed:    200 (100.00%)"), "\(result.output)")
+            #expect(result.output.contains("NOERROR 200"), "\(result.output)\n\(dnsgate.log)")
+            let state = try runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:15396/api/v1/upstreams"]).output
+            #expect(state.contains("method=get"), "\(state)")
+            #expect(state.contains("\"state\":\"up\""), "never marked down: \(state)")
+        }
+
         @Test func dotAgainstUnbound() throws {
             let unbound = try self.startUnbound()
             defer { unbound.stop() }

@@ -107,5 +107,46 @@ extension IntegrationSuite {
             #expect(try fromUpstream("fresh4", port: Self.addedPort))
             #expect(dnsgate.isRunning)
         }
+
+        /// A reload whose second new address cannot be bound is rejected, and the first, opened meanwhile, is
+        /// closed again: nothing of the rejected configuration stays.
+        @Test func aRejectedReloadClosesTheListenersItOpened() throws {
+            let upstream = try TestUpstream.shared.get()
+            let opened = 15389, taken = 15390
+            let blocker = try Daemon(name: "port-blocker", executable: "/usr/bin/python3", arguments: ["-c", """
+                import socket, time
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("127.0.0.1", \(taken)))
+                print("bound", flush=True)
+                time.sleep(120)
+                """], logPath: NSTemporaryDirectory() + "port-blocker-\(getpid()).log")
+            defer { blocker.stop() }
+            #expect(waitUntil(timeout: 10) { blocker.log.contains("bound") })
+            let file = NSTemporaryDirectory() + "dnsgate-reload-rollback-\(getpid()).yaml"
+            let listen = { (ports: [Int]) in
+                "listen: [" + ports.map { "\"127.0.0.1:\($0)\"" }.joined(separator: ", ") + "]\n"
+                    + "admin:\n  listen: 127.0.0.1:\(Self.adminPort)\n"
+            }
+            try listen([Self.dnsPort]).write(toFile: file, atomically: true, encoding: .utf8)
+            let dnsgate = try DNSGateBinary.start(port: Self.dnsPort, arguments: [
+                "--config", file, "--upstream", "tcp://127.0.0.1:\(TestUpstream.knotPort)",
+            ])
+            defer { dnsgate.stop() }
+            _ = upstream
+            try listen([Self.dnsPort, opened, taken]).write(toFile: file, atomically: true, encoding: .utf8)
+            let rejected = try runCommand("/usr/bin/curl", ["-s", "-X", "POST", "-w", "\n%{http_code}",
+                                                            "http://127.0.0.1:\(Self.adminPort)/api/v1/reload"])
+            #expect(rejected.output.hasSuffix("\n422") && rejected.output.contains("\(taken)"), "\(rejected.output)")
+            #expect(try Kdig.query("h000001." + TestUpstream.zone, port: opened, timeout: 1) == nil,
+                    "the address opened for the rejected reload is closed again")
+            #expect((try? LoopbackSocket(tcp: true, port: opened)) == nil)
+            #expect(try Kdig.query("h000001." + TestUpstream.zone, port: Self.dnsPort)?.status == "NOERROR")
+            // The address is free: the same reload without the taken one succeeds.
+            try listen([Self.dnsPort, opened]).write(toFile: file, atomically: true, encoding: .utf8)
+            let applied = try runCommand("/usr/bin/curl", ["-s", "-X", "POST",
+                                                           "http://127.0.0.1:\(Self.adminPort)/api/v1/reload"])
+            #expect(applied.output.contains("listen"), "\(applied.output)")
+            #expect(try Kdig.query("h000001." + TestUpstream.zone, port: opened)?.status == "NOERROR")
+        }
     }
 }

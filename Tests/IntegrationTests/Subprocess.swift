@@ -20,8 +20,9 @@ final class Daemon: @unchecked Sendable {
     private let process = Process()
 
     /// Starts `executable`, inside the network namespace `namespace` when one is given (`ip netns exec` execs the
-    /// program itself, so the PID is the daemon's).
-    init(name: String, executable: String, arguments: [String], logPath: String, namespace: String? = nil) throws {
+    /// program itself, so the PID is the daemon's), with `environment` added to the test's own.
+    init(name: String, executable: String, arguments: [String], logPath: String, namespace: String? = nil,
+         environment: [String: String] = [:]) throws {
         _ = registerExitHook
         self.name = name
         self.logPath = logPath
@@ -33,6 +34,9 @@ final class Daemon: @unchecked Sendable {
         self.process.standardOutput = log
         self.process.standardError = log
         self.process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try self.process.run()
         let pid = self.process.processIdentifier
         startedPIDs.withLockedValue { _ = $0.insert(pid) }

@@ -13,9 +13,24 @@ import Testing
     let client = IPAddress("10.0.0.2")!
     let virtual = IPAddress("169.254.53.53")!
 
-    private func responder() -> DNSPacketResponder {
+    private func responder(idleTimeout: TimeAmount = .seconds(10)) -> DNSPacketResponder {
         DNSPacketResponder(pipeline: EchoHandler(answerCount: 1), eventLoop: self.loop, mtu: 1500, output: self.output,
-                           maxTCPConnections: 1)
+                           maxTCPConnections: 1, tcpIdleTimeout: idleTimeout)
+    }
+
+    /// `tcp.idle_timeout` applies to the virtual resolver's TCP too: a silent connection is reset after it.
+    @Test func anIdleConnectionIsResetAfterTheConfiguredTimeout() throws {
+        let responder = self.responder(idleTimeout: .seconds(2))
+        self.send(responder, sequence: 1000, ack: 0, flags: .syn)
+        let synAck = try #require(try self.replies().first?.segment)
+        self.send(responder, sequence: 1001, ack: synAck.sequence &+ 1, flags: .ack)
+        self.loop.advanceTime(by: .milliseconds(1900))
+        #expect(try self.replies().allSatisfy { !$0.segment.flags.contains(.rst) }, "not idle for long enough yet")
+        self.loop.advanceTime(by: .milliseconds(200))
+        #expect(try self.replies().contains { $0.segment.flags.contains(.rst) })
+        // The slot is free: the limit is one connection, and a new one is taken.
+        self.send(responder, port: 40002, sequence: 7000, ack: 0, flags: .syn)
+        #expect(try self.replies().first?.segment.flags == [.syn, .ack])
     }
 
     private func send(_ responder: DNSPacketResponder, port: UInt16 = 40001, sequence: UInt32, ack: UInt32,
