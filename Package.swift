@@ -170,7 +170,8 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
-        .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend"] + handlerTestDependencies),
+        .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend", .product(name: "NIOHTTP1", package: "swift-nio")]
+                        + handlerTestDependencies),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", nioPosix, logging,
                                                          .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
                         + handlerTestDependencies),

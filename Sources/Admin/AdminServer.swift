@@ -1,3 +1,4 @@
+import DNSCore
 import Foundation
 import Hummingbird
 import Synchronization
@@ -59,8 +60,14 @@ public final class AdminServer: Sendable {
             if let address { return address }
         }
         // The server stopped before it was bound: its error says why.
-        try await running.value
-        throw AdminError(description: "the admin listener on \(self.settings.address) stopped before it was bound")
+        let address = self.settings.address.hostAndPort
+        do {
+            try await running.value
+        } catch {
+            throw AdminError.cannotListen(address, reason: "\(error)",
+                                          addressInUse: (error as? IOError)?.errnoCode == EADDRINUSE)
+        }
+        throw AdminError.cannotListen(address, reason: "the listener stopped before it was bound", addressInUse: false)
     }
 
     /// Stops listening.
@@ -72,10 +79,39 @@ public final class AdminServer: Sendable {
 }
 
 /// Why the admin listener could not start, or could not do what a request asked.
-public struct AdminError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+public struct AdminError: Error, CustomStringConvertible, Sendable, Hashable {
+    private enum Base: Hashable, Sendable {
+        case cannotListen(address: String, reason: String, addressInUse: Bool)
+        case cacheOff
+        case notADomainName(String)
+    }
 
-    public init(description: String) {
-        self.description = description
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The listener could not be bound to `address` (`addressInUse`: another socket holds it).
+    public static func cannotListen(_ address: String, reason: String, addressInUse: Bool) -> Self {
+        Self(.cannotListen(address: address, reason: reason, addressInUse: addressInUse))
+    }
+    /// A cache flush was asked for with the cache off.
+    public static let cacheOff = Self(.cacheOff)
+    /// A request named something that is not a domain name.
+    public static func notADomainName(_ text: String) -> Self { Self(.notADomainName(text)) }
+
+    /// Whether the address is held by another socket (another instance on the same host).
+    public var isAddressInUse: Bool {
+        if case .cannotListen(_, _, true) = self.base { return true }
+        return false
+    }
+
+    public var description: String {
+        switch self.base {
+        case .cannotListen(let address, let reason, _): return "cannot listen on admin address \(address): \(reason)"
+        case .cacheOff: return "the cache is off"
+        case .notADomainName(let text): return "'\(text)' is not a domain name"
+        }
     }
 }

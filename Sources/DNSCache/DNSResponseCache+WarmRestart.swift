@@ -3,8 +3,25 @@ import DNSWire
 public import NIOCore
 
 /// Why a saved cache could not be read back.
-public struct SavedCacheError: Error, CustomStringConvertible {
-    public let description: String
+public struct SavedCacheError: Error, CustomStringConvertible, Hashable {
+    private enum Base: Hashable {
+        case notASavedCache
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The file does not start with the saved cache's header and version.
+    public static let notASavedCache = Self(.notASavedCache)
+
+    public var description: String {
+        switch self.base {
+        case .notASavedCache: return "not a saved dnsgate cache"
+        }
+    }
 }
 
 /// Warm restart: the answers still fresh at shutdown, saved with their age, so that the next start serves them
@@ -42,7 +59,7 @@ extension DNSResponseCache {
     {
         var saved = saved
         guard let (magic, savedAt) = saved.readMultipleIntegers(as: (UInt32, UInt64).self), magic == Self.savedMagic
-        else { throw SavedCacheError(description: "not a saved dnsgate cache") }
+        else { throw SavedCacheError.notASavedCache }
         let downtime = UInt32(clamping: max(0, wallClockMilliseconds - Int64(clamping: savedAt)) / 1000)
         var restored = 0
         while let (flags, age, length) = saved.readMultipleIntegers(as: (UInt8, UInt32, UInt16).self),

@@ -32,10 +32,24 @@ public struct DNSLengthPrefixDecoder: ByteToMessageDecoder {
 
 /// A DNS-over-TCP stream that breaks the framing rules.
 public struct DNSFramingError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A message length of zero, which no DNS message can have.
-    public static let zeroLength = DNSFramingError(description: "DNS-over-TCP message with length 0")
+    private enum Base: Hashable, Sendable {
+        case zeroLength
+    }
 
-    public let description: String
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// A message length of zero, which no DNS message can have.
+    public static let zeroLength = DNSFramingError(.zeroLength)
+
+    public var description: String {
+        switch self.base {
+        case .zeroLength: return "DNS-over-TCP message with length 0"
+        }
+    }
 }
 
 extension ByteBuffer {

@@ -46,8 +46,45 @@ public struct FrontendConfiguration: Sendable {
 }
 
 /// A listener that could not be opened.
-public struct FrontendError: Error, CustomStringConvertible {
-    public let description: String
+public struct FrontendError: Error, CustomStringConvertible, Hashable {
+    private enum Base: Hashable {
+        case cannotListen(transport: String, address: String, reason: String, addressInUse: Bool)
+        case needsCertificate(listener: String)
+        case receiveBuffers
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// `transport` (udp, tcp) could not be bound to `address`.
+    public static func cannotListen(_ transport: String, _ address: String, reason: String,
+                                    addressInUse: Bool = false) -> Self {
+        Self(.cannotListen(transport: transport, address: address, reason: reason, addressInUse: addressInUse))
+    }
+    /// A DoT or DoH listener without `tls.cert_file` and `tls.key_file`.
+    public static func needsCertificate(_ listener: String) -> Self { Self(.needsCertificate(listener: listener)) }
+    /// The UDP receive buffers could not be allocated.
+    public static let receiveBuffers = Self(.receiveBuffers)
+
+    /// Whether another socket holds the address.
+    public var isAddressInUse: Bool {
+        if case .cannotListen(_, _, _, true) = self.base { return true }
+        return false
+    }
+
+    public var description: String {
+        switch self.base {
+        case .cannotListen(let transport, let address, let reason, _):
+            return "cannot listen on \(transport) \(address): \(reason)"
+        case .needsCertificate(let listener):
+            return "\(listener) needs a certificate and key (tls.cert_file, tls.key_file)"
+        case .receiveBuffers:
+            return "cannot allocate UDP receive buffers"
+        }
+    }
 }
 
 /// The listeners: for every plain address a UDP socket per event loop (`SO_REUSEPORT`, so both cores read), each
@@ -125,7 +162,7 @@ public final class DNSFrontend: Sendable {
     private func open(_ listener: ListenerAddress) async throws {
         guard listener.kind == .plain else {
             guard let tls = self.configuration.tls else {
-                throw FrontendError(description: "\(listener) needs a certificate and key (tls.cert_file, tls.key_file)")
+                throw FrontendError.needsCertificate("\(listener)")
             }
             let channel = try await self.bindTCP(listener.address, kind: listener.kind, id: listener.id, tls: tls)
             self.listeners.withLockedValue { $0.append(Listener(address: listener, udp: [], tcp: channel)) }
@@ -232,7 +269,8 @@ public final class DNSFrontend: Sendable {
                 .bind(to: address).get()
             return channel
         } catch {
-            throw FrontendError(description: "cannot listen on tcp \(address.hostAndPort): \(error)")
+            throw FrontendError.cannotListen("tcp", address.hostAndPort, reason: "\(error)",
+                                             addressInUse: (error as? IOError)?.errnoCode == EADDRINUSE)
         }
     }
 

@@ -14,12 +14,20 @@ final class DoHRequestHandler: ChannelInboundHandler {
     private let listener: Int
     private let pipeline: any DNSHandler
     private let queryTimeout: TimeAmount
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var tooLarge = false
-    /// A request is being answered.
-    private var busy = false
-    /// Shutting down: the connection closes after the answer in progress.
+
+    /// Where the connection's current request stands: `idle` → `receiving` (head read) → `answering` (end read) →
+    /// `idle` (answer written).
+    enum State {
+        /// Between requests.
+        case idle
+        /// The head is read; the body comes, up to ``DoHExchange/maxBody``.
+        case receiving(HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool)
+        /// The request is whole and being answered.
+        case answering
+    }
+
+    private(set) var state = State.idle
+    /// Shutting down: no request after the one in progress; closed at once when idle.
     private var draining = false
     private let idleTimer: IdleConnectionTimer
 
@@ -45,44 +53,51 @@ final class DoHRequestHandler: ChannelInboundHandler {
     }
 
     private func startIdleTimer(context: ChannelHandlerContext) {
-        self.idleTimer.start(on: context.eventLoop, isIdle: { !self.busy && self.head == nil }, close: {
+        self.idleTimer.start(on: context.eventLoop, isIdle: { self.isIdle }, close: {
             context.close(promise: nil)
         })
+    }
+
+    private var isIdle: Bool {
+        if case .idle = self.state { return true }
+        return false
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.idleTimer.touch(context.eventLoop.now)
         switch self.unwrapInboundIn(data) {
         case .head(let head):
-            self.head = head
-            self.body = nil
-            self.tooLarge = false
+            guard self.isIdle else { return }
+            self.state = .receiving(head, body: nil, tooLarge: false)
         case .body(var chunk):
-            if (self.body?.readableBytes ?? 0) + chunk.readableBytes > DoHExchange.maxBody {
-                self.tooLarge = true
-            } else if self.body == nil {
-                self.body = chunk
+            guard case .receiving(let head, var body, var tooLarge) = self.state else { return }
+            // Let go of the state's reference first, so that the body grows in place.
+            self.state = .answering
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > DoHExchange.maxBody {
+                tooLarge = true
+            } else if body == nil {
+                body = chunk
             } else {
-                self.body?.writeBuffer(&chunk)
+                body?.writeBuffer(&chunk)
             }
+            self.state = .receiving(head, body: body, tooLarge: tooLarge)
         case .end:
-            guard let head = self.head else { return }
-            self.head = nil
-            self.busy = true
-            self.serve(head, context: context)
+            guard case .receiving(let head, let body, let tooLarge) = self.state else { return }
+            self.state = .answering
+            self.serve(head, body: body, tooLarge: tooLarge, context: context)
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is TCPQueryHandler.Drain else { return context.fireUserInboundEventTriggered(event) }
         self.draining = true
-        if !self.busy, self.head == nil { context.close(promise: nil) }
+        if self.isIdle { context.close(promise: nil) }
     }
 
-    private func serve(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func serve(_ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool, context: ChannelHandlerContext) {
         let query = DoHExchange.query(method: head.method.rawValue, target: head.uri[...],
-                                      contentType: head.headers.first(name: "content-type"), body: self.body,
-                                      bodyTooLarge: self.tooLarge, path: self.path,
+                                      contentType: head.headers.first(name: "content-type"), body: body,
+                                      bodyTooLarge: tooLarge, path: self.path,
                                       allocator: context.channel.allocator)
         switch query {
         case .failure(let error):
@@ -113,7 +128,7 @@ final class DoHRequestHandler: ChannelInboundHandler {
             headers.add(name: "content-length", value: "\(message.readableBytes)")
             headers.add(name: "cache-control", value: "max-age=\(maxAge)")
         }
-        self.busy = false
+        self.state = .idle
         self.idleTimer.touch(context.eventLoop.now)
         let keepAlive = request.isKeepAlive && !self.draining
         if !keepAlive { headers.add(name: "connection", value: "close") }

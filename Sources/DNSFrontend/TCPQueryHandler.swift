@@ -14,6 +14,18 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     /// Sent down the pipeline to make the connection finish what it has and close.
     struct Drain {}
 
+    /// Where the connection stands. `reading` ⇄ `readHeld` as the client's queries and its reading of answers allow;
+    /// either → `finishing` when the client half-closes or shutdown drains the connection, which then closes once
+    /// every query taken is answered.
+    enum State: Equatable {
+        /// Reading queries whenever the channel asks.
+        case reading
+        /// Reads paused: `maxInFlight` queries open, or the client not reading its answers.
+        case readHeld
+        /// No more queries taken; closing once those in flight are answered.
+        case finishing
+    }
+
     private let pipeline: any DNSHandler
     /// `.tcp`, or `.tls` behind a TLS handler (whose answers are padded for clients that pad).
     private let transport: DNSTransport
@@ -25,9 +37,7 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     private let idleTimer: IdleConnectionTimer
     private var context: ChannelHandlerContext?
     private var inFlight = 0
-    private var readHeld = false
-    private var inputClosed = false
-    private var draining = false
+    private(set) var state = State.reading
 
     init(pipeline: any DNSHandler, transport: DNSTransport = .tcp, listener: Int = 0, queryTimeout: TimeAmount,
          maxInFlight: Int, idleTimeout: TimeAmount) {
@@ -65,7 +75,7 @@ final class TCPQueryHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = self.unwrapInboundIn(data)
-        guard !self.draining else { return }
+        guard self.state != .finishing else { return }
         self.idleTimer.touch(context.eventLoop.now)
         let metadata = DNSRequestMetadata(client: context.channel.remoteAddress, transport: self.transport,
                                           listener: self.listener)
@@ -115,9 +125,12 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.inFlight >= self.maxInFlight || !context.channel.isWritable || self.draining {
-            self.readHeld = true
-        } else {
+        switch self.state {
+        case .finishing, .readHeld:
+            return
+        case .reading where self.inFlight >= self.maxInFlight || !context.channel.isWritable:
+            self.state = .readHeld
+        case .reading:
             context.read()
         }
     }
@@ -128,15 +141,15 @@ final class TCPQueryHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadingIfPossible() {
-        guard self.readHeld, let context = self.context, self.inFlight < self.maxInFlight,
-            context.channel.isWritable, !self.draining
+        guard self.state == .readHeld, let context = self.context, self.inFlight < self.maxInFlight,
+            context.channel.isWritable
         else { return }
-        self.readHeld = false
+        self.state = .reading
         context.read()
     }
 
     private func closeIfFinished() {
-        guard self.inFlight == 0, self.inputClosed || self.draining, let context = self.context else { return }
+        guard self.inFlight == 0, self.state == .finishing, let context = self.context else { return }
         // Flush first: answers written in this tick are still waiting for the scheduled flush.
         context.flush()
         context.close(promise: nil)
@@ -144,11 +157,8 @@ final class TCPQueryHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case ChannelEvent.inputClosed:
-            self.inputClosed = true
-            self.closeIfFinished()
-        case is Drain:
-            self.draining = true
+        case ChannelEvent.inputClosed, is Drain:
+            self.state = .finishing
             self.closeIfFinished()
         default:
             context.fireUserInboundEventTriggered(event)

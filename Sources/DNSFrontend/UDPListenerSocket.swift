@@ -40,8 +40,9 @@ final class UDPListenerSocket: Sendable {
     }
 
     private static func error(_ call: String, _ address: SocketAddress) -> FrontendError {
-        let reason = String(cString: strerror(errno))
-        return FrontendError(description: "cannot listen on udp \(address.hostAndPort): \(call): \(reason)")
+        let code = errno
+        return FrontendError.cannotListen("udp", address.hostAndPort, reason: "\(call): \(String(cString: strerror(code)))",
+                                          addressInUse: code == EADDRINUSE)
     }
 
     /// The address the socket is bound to, with the port the kernel chose.

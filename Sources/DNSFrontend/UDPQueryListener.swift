@@ -37,7 +37,7 @@ final class UDPQueryListener: Sendable {
     /// Starts the reader thread.
     func start() throws(FrontendError) {
         guard let batch = clinuxnet_udp_batch_create(UInt32(DNSFrontend.vectorReadCount), DNSFrontend.maxQuerySize)
-        else { throw FrontendError(description: "cannot allocate UDP receive buffers") }
+        else { throw FrontendError.receiveBuffers }
         let owned = OwnedBatch(pointer: batch)
         startNamedThread("dnsgate-udp") { [self] in
             self.serve(owned.pointer)

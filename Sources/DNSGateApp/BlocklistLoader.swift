@@ -56,7 +56,7 @@ final class BlocklistLoader: Sendable {
             do {
                 let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
                 guard response.status == .ok else {
-                    throw BlocklistFetchError(description: "HTTP status \(response.status.code)")
+                    throw BlocklistFetchError.status(response.status.code)
                 }
                 let body = try await response.body.collect(upTo: Self.maxDownload)
                 let rules = self.parse(Array(body.readableBytesView), source: url, list: list, started: started)
@@ -140,6 +140,23 @@ final class BlocklistLoader: Sendable {
 }
 
 /// A blocklist URL answered with something other than a list.
-struct BlocklistFetchError: Error, CustomStringConvertible {
-    let description: String
+struct BlocklistFetchError: Error, CustomStringConvertible, Hashable {
+    private enum Base: Hashable {
+        case status(UInt)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The server answered with an HTTP status other than 200.
+    static func status(_ code: UInt) -> Self { Self(.status(code)) }
+
+    var description: String {
+        switch self.base {
+        case .status(let code): return "HTTP status \(code)"
+        }
+    }
 }

@@ -76,10 +76,10 @@ final class DNSGateAdminBackend: AdminBackend {
     }
 
     func flushCache(name: String?) throws -> Int {
-        guard let cache = self.sources.currentCache() else { throw AdminError(description: "the cache is off") }
+        guard let cache = self.sources.currentCache() else { throw AdminError.cacheOff }
         guard let name else { return cache.flush() }
         guard let parsed = DNSName(name.hasSuffix(".") ? name : name + ".") else {
-            throw AdminError(description: "'\(name)' is not a domain name")
+            throw AdminError.notADomainName(name)
         }
         return cache.flush(parsed)
     }

@@ -42,13 +42,11 @@ extension DNSGateService {
             let bound = try await server.start()
             self.logger.notice("admin listener", metadata: ["address": "\(bound.hostAndPort)"])
             return RunningAdmin(server: server, backend: backend)
-        } catch where settings.isDefaultAddress {
+        } catch let error as AdminError where error.isAddressInUse && settings.isDefaultAddress {
             self.logger.warning("the default admin address is taken: running without metrics and the admin API", metadata: [
                 "address": "\(settings.address.hostAndPort)", "error": "\(error)",
             ])
             return nil
-        } catch {
-            throw AdminError(description: "cannot listen on admin address \(settings.address.hostAndPort): \(error)")
         }
     }
 }

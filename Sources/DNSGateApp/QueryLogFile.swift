@@ -74,13 +74,30 @@ final class QueryLogFile {
     private static func openFile(_ path: String) throws -> (Int32, Int) {
         let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw QueryLogError(description: "cannot open the query log \(path): \(String(cString: strerror(errno)))")
+            throw QueryLogError.cannotOpen(path, errno: errno)
         }
         return (descriptor, Int(max(0, lseek(descriptor, 0, SEEK_END))))
     }
 }
 
 /// The query log could not be opened.
-struct QueryLogError: Error, CustomStringConvertible {
-    let description: String
+struct QueryLogError: Error, CustomStringConvertible, Hashable {
+    private enum Base: Hashable {
+        case cannotOpen(path: String, errno: Int32)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The file could not be opened for appending.
+    static func cannotOpen(_ path: String, errno: Int32) -> Self { Self(.cannotOpen(path: path, errno: errno)) }
+
+    var description: String {
+        switch self.base {
+        case .cannotOpen(let path, let errno): return "cannot open the query log \(path): \(String(cString: strerror(errno)))"
+        }
+    }
 }

@@ -32,7 +32,7 @@ public final class FakeIPPersistence: Sendable {
                 }
             } catch {
                 pool.keepForRetry(changes)
-                throw FakeIPStoreError(description: "cannot write the fake-IP database \(self.store.path): \(error)")
+                throw FakeIPStoreError.cannotWrite(self.store.path, reason: "\(error)")
             }
         }
     }

@@ -2,8 +2,39 @@ import Foundation
 import GRDB
 
 /// Why the fake-IP database cannot be used.
-public struct FakeIPStoreError: Error, CustomStringConvertible {
-    public let description: String
+public struct FakeIPStoreError: Error, CustomStringConvertible, Hashable {
+    private enum Base: Hashable {
+        case cannotOpen(path: String, reason: String)
+        case missing(path: String)
+        case cannotRead(path: String, reason: String)
+        case cannotWrite(path: String, reason: String)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The database could not be opened or created.
+    public static func cannotOpen(_ path: String, reason: String) -> Self { Self(.cannotOpen(path: path, reason: reason)) }
+    /// There is no database at `path` (reading an existing one only).
+    public static func missing(_ path: String) -> Self { Self(.missing(path: path)) }
+    /// The database could not be read.
+    public static func cannotRead(_ path: String, reason: String) -> Self { Self(.cannotRead(path: path, reason: reason)) }
+    /// A batch of mappings could not be written.
+    public static func cannotWrite(_ path: String, reason: String) -> Self {
+        Self(.cannotWrite(path: path, reason: reason))
+    }
+
+    public var description: String {
+        switch self.base {
+        case .cannotOpen(let path, let reason): return "cannot open the fake-IP database \(path): \(reason)"
+        case .missing(let path): return "no fake-IP database at \(path)"
+        case .cannotRead(let path, let reason): return "cannot read the fake-IP database \(path): \(reason)"
+        case .cannotWrite(let path, let reason): return "cannot write the fake-IP database \(path): \(reason)"
+        }
+    }
 }
 
 /// The fake-IP mappings on disk: SQLite in WAL mode through GRDB, so a crash loses at most the batch being written
@@ -40,7 +71,7 @@ public final class FakeIPStore: Sendable {
             }
             try migrator.migrate(self.database)
         } catch {
-            throw FakeIPStoreError(description: "cannot open the fake-IP database \(path): \(error)")
+            throw FakeIPStoreError.cannotOpen(path, reason: "\(error)")
         }
     }
 
@@ -48,14 +79,14 @@ public final class FakeIPStore: Sendable {
     public init(readingExisting path: String) throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw FakeIPStoreError(description: "no fake-IP database at \(path)")
+            throw FakeIPStoreError.missing(path)
         }
         do {
             var configuration = Configuration()
             configuration.readonly = true
             self.database = try DatabasePool(path: path, configuration: configuration)
         } catch {
-            throw FakeIPStoreError(description: "cannot read the fake-IP database \(path): \(error)")
+            throw FakeIPStoreError.cannotRead(path, reason: "\(error)")
         }
     }
 
@@ -75,7 +106,7 @@ public final class FakeIPStore: Sendable {
                 return (rows.map { (index: $0["idx"], name: $0["name"], lastUsed: $0["last_used"]) }, cursor)
             }
         } catch {
-            throw FakeIPStoreError(description: "cannot read the fake-IP database \(self.path): \(error)")
+            throw FakeIPStoreError.cannotRead(self.path, reason: "\(error)")
         }
     }
 

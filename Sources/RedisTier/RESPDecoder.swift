@@ -2,7 +2,48 @@ public import NIOCore
 
 /// A reply that is not valid RESP, or is larger or deeper than a DNS cache needs; the connection is closed on it.
 public struct RESPDecodingError: Error, CustomStringConvertible, Hashable {
-    public let description: String
+    private enum Base: Hashable {
+        case bulkLength(Int64)
+        case bulkWithoutCRLF
+        case arrayCount(Int64, depth: Int)
+        case unknownType(UInt8)
+        case bareCR
+        case lineTooLong(Int)
+        case notAnInteger(String)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// A bulk string length that is negative (other than -1) or over the bound.
+    public static func bulkLength(_ length: Int64) -> Self { Self(.bulkLength(length)) }
+    /// A bulk string not followed by CRLF.
+    public static let bulkWithoutCRLF = Self(.bulkWithoutCRLF)
+    /// An array too long, or nested too deep.
+    public static func arrayCount(_ count: Int64, depth: Int) -> Self { Self(.arrayCount(count, depth: depth)) }
+    /// A reply type byte RESP2 does not define.
+    public static func unknownType(_ marker: UInt8) -> Self { Self(.unknownType(marker)) }
+    /// A CR not followed by LF.
+    public static let bareCR = Self(.bareCR)
+    /// A line over the bound.
+    public static func lineTooLong(_ limit: Int) -> Self { Self(.lineTooLong(limit)) }
+    /// An integer reply or length that is not a number (its first 40 characters).
+    public static func notAnInteger(_ text: some StringProtocol) -> Self { Self(.notAnInteger(String(text.prefix(40)))) }
+
+    public var description: String {
+        switch self.base {
+        case .bulkLength(let length): return "bulk string length \(length) out of range"
+        case .bulkWithoutCRLF: return "bulk string not followed by CRLF"
+        case .arrayCount(let count, let depth): return "array of \(count) at depth \(depth) out of range"
+        case .unknownType(let marker): return "unknown reply type byte \(marker)"
+        case .bareCR: return "CR not followed by LF"
+        case .lineTooLong(let limit): return "line longer than \(limit) bytes"
+        case .notAnInteger(let text): return "not an integer: \(text)"
+        }
+    }
 }
 
 /// Decodes RESP2 replies from a byte stream, whatever the segment boundaries. Every length is bounded, so that a
@@ -48,12 +89,12 @@ public struct RESPDecoder: ByteToMessageDecoder {
             let length = try self.integer(line.text)
             if length == -1 { return .bulkString(nil) }
             guard length >= 0, length <= self.maxBulkLength else {
-                throw RESPDecodingError(description: "bulk string length \(length) out of range")
+                throw RESPDecodingError.bulkLength(length)
             }
             let end = cursor + Int(length)
             guard buffer.writerIndex >= end + 2 else { return nil }
             guard buffer.getInteger(at: end, as: UInt16.self) == 0x0D0A else {
-                throw RESPDecodingError(description: "bulk string not followed by CRLF")
+                throw RESPDecodingError.bulkWithoutCRLF
             }
             let bytes = buffer.getSlice(at: cursor, length: Int(length))
             cursor = end + 2
@@ -62,7 +103,7 @@ public struct RESPDecoder: ByteToMessageDecoder {
             let count = try self.integer(line.text)
             if count == -1 { return .array(nil) }
             guard count >= 0, count <= self.maxArrayCount, depth < self.maxDepth else {
-                throw RESPDecodingError(description: "array of \(count) at depth \(depth) out of range")
+                throw RESPDecodingError.arrayCount(count, depth: depth)
             }
             var elements: [RESPValue] = []
             elements.reserveCapacity(Int(count))
@@ -72,7 +113,7 @@ public struct RESPDecoder: ByteToMessageDecoder {
             }
             return .array(elements)
         default:
-            throw RESPDecodingError(description: "unknown reply type byte \(marker)")
+            throw RESPDecodingError.unknownType(marker)
         }
     }
 
@@ -95,19 +136,19 @@ public struct RESPDecoder: ByteToMessageDecoder {
         }
         switch crlf {
         case .some(-1):
-            throw RESPDecodingError(description: "CR not followed by LF")
+            throw RESPDecodingError.bareCR
         case .some(let length):
             return (buffer.getString(at: start, length: length) ?? "", start + length + 2)
         case nil:
             if available > self.maxLineLength + 1 {
-                throw RESPDecodingError(description: "line longer than \(self.maxLineLength) bytes")
+                throw RESPDecodingError.lineTooLong(self.maxLineLength)
             }
             return nil
         }
     }
 
     private static func integer(_ text: String) throws -> Int64 {
-        guard let value = Int64(text) else { throw RESPDecodingError(description: "not an integer: \(text.prefix(40))") }
+        guard let value = Int64(text) else { throw RESPDecodingError.notAnInteger(text) }
         return value
     }
 }

@@ -7,6 +7,19 @@ import NIOCore
 /// data and FIN on a timer with exponential back-off, FIN and RST handling, an idle timeout, and a bound on
 /// connections (a SYN beyond it is reset). Confined to the responder's event loop.
 final class TCPEndpoint {
+    /// A connection's state (RFC 9293 §3.3.2, the passive side only): `synReceived` → `established` (the client's
+    /// ACK) → `closeWait` (the client's FIN) → `lastAck` (every answer sent, then our FIN) → gone (our FIN
+    /// acknowledged). A retransmitted FIN goes back through `closeWait`; a RST or the idle timeout ends any state.
+    enum ConnectionState: Equatable {
+        /// Our SYN-ACK is out; the client's ACK has not come.
+        case synReceived
+        case established
+        /// The client has sent FIN; what it asked is still being answered.
+        case closeWait
+        /// Our FIN is out and not yet acknowledged.
+        case lastAck
+    }
+
     private struct Key: Hashable {
         var client: IPAddress
         var clientPort: UInt16
@@ -23,9 +36,7 @@ final class TCPEndpoint {
         /// Bytes from `sendUnacknowledged` on: sent-but-unacknowledged, then not yet sent.
         var outgoing: [UInt8] = []
         var incoming: [UInt8] = []
-        var established = false
-        var clientFinished = false
-        var finSent = false
+        var state = ConnectionState.synReceived
         var queriesInFlight = 0
         var peerWindow = 65_535
         let segmentSize: Int
@@ -80,7 +91,7 @@ final class TCPEndpoint {
         }
         if segment.flags.contains(.syn) {
             // A retransmitted SYN: our SYN-ACK was lost.
-            if !connection.established { self.sendSynAck(connection, state: state) }
+            if connection.state == .synReceived { self.sendSynAck(connection, state: state) }
             return
         }
         guard segment.flags.contains(.ack) else { return }
@@ -97,13 +108,13 @@ final class TCPEndpoint {
             }
             if segment.flags.contains(.fin) {
                 connection.receiveNext &+= 1
-                connection.clientFinished = true
+                if connection.state == .established { connection.state = .closeWait }
             }
             self.send(connection, flags: .ack, state: state)
             self.takeQueries(connection, responder: responder, state: state)
         }
         self.pump(connection, state: state, now: now)
-        if connection.finSent, connection.sendUnacknowledged == connection.sendNext {
+        if connection.state == .lastAck, connection.sendUnacknowledged == connection.sendNext {
             self.connections[key] = nil
         }
     }
@@ -159,8 +170,8 @@ final class TCPEndpoint {
             !connection.sendNext.precedes(acknowledgement)
         else { return }
         var advanced = Int(acknowledgement &- connection.sendUnacknowledged)
-        if !connection.established {
-            connection.established = true
+        if connection.state == .synReceived {
+            connection.state = .established
             advanced -= 1  // our SYN
         }
         let dataAcknowledged = min(advanced, connection.outgoing.count)
@@ -196,7 +207,7 @@ final class TCPEndpoint {
 
     /// Sends what the window allows, then our FIN once the client has finished and everything is answered.
     private func pump(_ connection: Connection, state: DNSPacketResponder.State, now: NIODeadline) {
-        guard connection.established else { return }
+        guard connection.state != .synReceived else { return }
         var inFlight = Int(connection.sendNext &- connection.sendUnacknowledged)
         while inFlight < connection.outgoing.count, inFlight < connection.peerWindow {
             let size = min(connection.segmentSize, connection.outgoing.count - inFlight,
@@ -207,12 +218,10 @@ final class TCPEndpoint {
             inFlight += size
             if connection.retransmitAt == nil { connection.retransmitAt = now + connection.backoff }
         }
-        if connection.clientFinished, !connection.finSent, connection.queriesInFlight == 0,
-            inFlight == connection.outgoing.count
-        {
+        if connection.state == .closeWait, connection.queriesInFlight == 0, inFlight == connection.outgoing.count {
             self.send(connection, flags: [.fin, .ack], sequence: connection.sendNext, state: state)
             connection.sendNext &+= 1
-            connection.finSent = true
+            connection.state = .lastAck
             connection.retransmitAt = now + connection.backoff
         }
     }
@@ -255,14 +264,13 @@ final class TCPEndpoint {
                 continue
             }
             connection.backoff = connection.backoff * 2
-            if !connection.established {
+            if connection.state == .synReceived {
                 self.sendSynAck(connection, state: state)
                 continue
             }
             connection.sendNext = connection.sendUnacknowledged
-            if connection.finSent {
-                connection.finSent = false
-            }
+            // Go-back-N resends the FIN too, from closeWait.
+            if connection.state == .lastAck { connection.state = .closeWait }
             connection.retransmitAt = nil
             self.pump(connection, state: state, now: now)
         }

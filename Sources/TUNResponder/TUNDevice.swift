@@ -9,7 +9,38 @@ import Glibc
 
 /// Why the TUN device could not be set up.
 public struct TUNDeviceError: Error, CustomStringConvertible, Hashable {
-    public let description: String
+    private enum Base: Hashable {
+        case cannotOpen(device: String, errno: Int32)
+        case cannotRunIP(command: String, reason: String)
+        case ipFailed(command: String, message: String)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The device could not be created or attached (`errno` from the kernel).
+    public static func cannotOpen(_ device: String, errno: Int32) -> Self { Self(.cannotOpen(device: device, errno: errno)) }
+    /// The `ip` command could not be started.
+    public static func cannotRunIP(_ command: String, reason: String) -> Self {
+        Self(.cannotRunIP(command: command, reason: reason))
+    }
+    /// The `ip` command failed, with what it said.
+    public static func ipFailed(_ command: String, message: String) -> Self {
+        Self(.ipFailed(command: command, message: message))
+    }
+
+    public var description: String {
+        switch self.base {
+        case .cannotOpen(let device, let errno):
+            return "cannot open TUN device \(device): \(String(cString: strerror(errno)))"
+                + (errno == EPERM ? " (creating a TUN device needs CAP_NET_ADMIN)" : "")
+        case .cannotRunIP(let command, let reason): return "cannot run ip \(command): \(reason)"
+        case .ipFailed(let command, let message): return "ip \(command) failed: \(message)"
+        }
+    }
 }
 
 /// A Linux TUN device (`IFF_TUN | IFF_NO_PI`): created (or attached) by name, given an MTU, its own addresses and
@@ -38,11 +69,7 @@ public final class TUNDevice: PacketSink {
     public init(name: String, mtu: Int, addresses: [IPInterfaceAddress], routes: [IPPrefix]) throws {
         var actual = [CChar](repeating: 0, count: 32)
         let descriptor = clinuxnet_tun_open(name, 0, &actual)
-        guard descriptor >= 0 else {
-            let reason = String(cString: strerror(-descriptor))
-            let hint = -descriptor == EPERM ? " (creating a TUN device needs CAP_NET_ADMIN)" : ""
-            throw TUNDeviceError(description: "cannot open TUN device \(name): \(reason)\(hint)")
-        }
+        guard descriptor >= 0 else { throw TUNDeviceError.cannotOpen(name, errno: -descriptor) }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         self.descriptor = descriptor
         self.name = String(decoding: actual.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -88,12 +115,12 @@ public final class TUNDevice: PacketSink {
         do {
             try process.run()
         } catch {
-            throw TUNDeviceError(description: "cannot run ip \(arguments.joined(separator: " ")): \(error)")
+            throw TUNDeviceError.cannotRunIP(arguments.joined(separator: " "), reason: "\(error)")
         }
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TUNDeviceError(description: "ip \(arguments.joined(separator: " ")) failed: \(message)")
+            throw TUNDeviceError.ipFailed(arguments.joined(separator: " "), message: message)
         }
     }
 

@@ -33,13 +33,13 @@ struct RefusingDialer: Dialer {
     let reason: String
 
     func connect(to domain: String, port: Int, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
-        loop.makeFailedFuture(TransparentProxyError(description: self.reason))
+        loop.makeFailedFuture(TransparentProxyError.refused(self.reason))
     }
 
     func datagramPath(to domain: String, port: Int, preferring fake: IPAddress, on loop: any EventLoop)
         -> EventLoopFuture<DatagramPath>
     {
-        loop.makeFailedFuture(TransparentProxyError(description: self.reason))
+        loop.makeFailedFuture(TransparentProxyError.refused(self.reason))
     }
 }
 

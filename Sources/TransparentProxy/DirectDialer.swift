@@ -21,7 +21,7 @@ struct DirectDialer: Dialer {
         self.resolver.addresses(of: domain, on: loop).flatMapThrowing { addresses in
             let preferred = addresses.first { $0.isIPv4 == fake.isIPv4 } ?? addresses.first
             guard let address = preferred, let real = try? SocketAddress(ipAddress: "\(address)", port: port) else {
-                throw TransparentProxyError(description: "no address")
+                throw TransparentProxyError.noAddress
             }
             return DatagramPath(peer: real)
         }
@@ -32,7 +32,7 @@ struct DirectDialer: Dialer {
         -> EventLoopFuture<any Channel>
     {
         guard let address = addresses.first else {
-            return loop.makeFailedFuture(TransparentProxyError(description: "no address could be reached"))
+            return loop.makeFailedFuture(TransparentProxyError.unreachable)
         }
         guard let socketAddress = try? SocketAddress(ipAddress: "\(address)", port: port) else {
             return self.dial(addresses.dropFirst(), port: port, on: loop)

@@ -20,7 +20,7 @@ struct SOCKS5Dialer: Dialer {
         return self.open(.udpAssociate, on: loop).flatMapThrowing { control, bound in
             guard let bound, let relayPort = bound.port else {
                 control.close(promise: nil)
-                throw SOCKS5Error(description: "the SOCKS5 server named no relay address")
+                throw SOCKS5Error.noRelayAddress
             }
             // A relay on "any address" is on the server's own address (RFC 1928 leaves this to the client).
             var relay = bound
@@ -52,7 +52,7 @@ struct SOCKS5Dialer: Dialer {
             .connect(to: server.address)
             .flatMap { channel in
                 let timeout = loop.scheduleTask(in: self.connectTimeout) {
-                    established.fail(SOCKS5Error(description: "the SOCKS5 server did not answer in time"))
+                    established.fail(SOCKS5Error.timedOut)
                 }
                 return established.futureResult.map { bound in
                     timeout.cancel()

@@ -17,7 +17,52 @@ public struct SOCKS5Server: Sendable, Hashable, CustomStringConvertible {
 
 /// Why a SOCKS5 server would not connect.
 public struct SOCKS5Error: Error, CustomStringConvertible, Hashable {
-    public let description: String
+    private enum Base: Hashable {
+        case closed
+        case notSOCKS5
+        case noAcceptableMethod
+        case credentialsRefused
+        case connectFailed(reply: UInt8)
+        case unknownAddressType(UInt8)
+        case noRelayAddress
+        case timedOut
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// The server closed the connection during the handshake.
+    public static let closed = Self(.closed)
+    /// The server does not speak SOCKS5.
+    public static let notSOCKS5 = Self(.notSOCKS5)
+    /// The server accepts none of the authentication methods offered.
+    public static let noAcceptableMethod = Self(.noAcceptableMethod)
+    /// The server refused the username and password (RFC 1929).
+    public static let credentialsRefused = Self(.credentialsRefused)
+    /// The server could not connect or associate: its reply code (RFC 1928 §6).
+    public static func connectFailed(reply: UInt8) -> Self { Self(.connectFailed(reply: reply)) }
+    /// The server's reply holds an address type RFC 1928 does not define.
+    public static func unknownAddressType(_ type: UInt8) -> Self { Self(.unknownAddressType(type)) }
+    /// A UDP association named no relay address.
+    public static let noRelayAddress = Self(.noRelayAddress)
+    /// The server did not answer in time.
+    public static let timedOut = Self(.timedOut)
+
+    public var description: String {
+        switch self.base {
+        case .closed: return "the SOCKS5 server closed the connection"
+        case .notSOCKS5: return "not a SOCKS5 server"
+        case .noAcceptableMethod: return "the SOCKS5 server accepts none of the offered methods"
+        case .credentialsRefused: return "the SOCKS5 server refused the credentials"
+        case .connectFailed(let reply): return "the SOCKS5 server could not connect (reply \(reply))"
+        case .unknownAddressType(let type): return "the SOCKS5 server replied with an unknown address type \(type)"
+        case .noRelayAddress: return "the SOCKS5 server named no relay address"
+        case .timedOut: return "the SOCKS5 server did not answer in time"
+        }
+    }
 }
 
 /// What to ask a SOCKS5 server for once authenticated.
@@ -73,7 +118,7 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.fail(context, SOCKS5Error(description: "the SOCKS5 server closed the connection"))
+        self.fail(context, SOCKS5Error.closed)
         context.fireChannelInactive()
     }
 
@@ -86,7 +131,7 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
             switch self.state {
             case .greeting:
                 guard let reply = self.buffer.readBytes(length: 2) else { return }
-                guard reply[0] == 0x05 else { throw SOCKS5Error(description: "not a SOCKS5 server") }
+                guard reply[0] == 0x05 else { throw SOCKS5Error.notSOCKS5 }
                 switch reply[1] {
                 case 0x00:
                     self.sendConnect(context)
@@ -96,17 +141,17 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
                     self.send(context, [0x01, UInt8(user.count)] + user + [UInt8(password.count)] + password)
                     self.state = .authenticating
                 default:
-                    throw SOCKS5Error(description: "the SOCKS5 server accepts none of the offered methods")
+                    throw SOCKS5Error.noAcceptableMethod
                 }
             case .authenticating:
                 guard let reply = self.buffer.readBytes(length: 2) else { return }
-                guard reply[1] == 0x00 else { throw SOCKS5Error(description: "the SOCKS5 server refused the credentials") }
+                guard reply[1] == 0x00 else { throw SOCKS5Error.credentialsRefused }
                 self.sendConnect(context)
             case .connecting:
                 guard let length = try self.replyLength() else { return }
                 guard let reply = self.buffer.readBytes(length: length) else { return }
                 guard reply[1] == 0x00 else {
-                    throw SOCKS5Error(description: "the SOCKS5 server could not connect (reply \(reply[1]))")
+                    throw SOCKS5Error.connectFailed(reply: reply[1])
                 }
                 self.state = .done
                 self.established.succeed(Self.boundAddress(in: reply))
@@ -130,7 +175,7 @@ final class SOCKS5Handshake: ChannelInboundHandler, RemovableChannelHandler {
         case 0x03:
             guard let length = self.buffer.getInteger(at: self.buffer.readerIndex + 4, as: UInt8.self) else { return nil }
             return 4 + 1 + Int(length) + 2
-        default: throw SOCKS5Error(description: "the SOCKS5 server replied with an unknown address type \(type)")
+        default: throw SOCKS5Error.unknownAddressType(type)
         }
     }
 

@@ -38,9 +38,54 @@ public struct TransparentProxySettings: Sendable {
     }
 }
 
-/// Why the proxy could not start.
+/// Why the proxy could not start, or could not carry a connection or flow.
 public struct TransparentProxyError: Error, CustomStringConvertible, Hashable {
-    public let description: String
+    private enum Base: Hashable {
+        case cannotBind(address: String, reason: String, needsCapability: Bool)
+        case refused(String)
+        case noAddress
+        case unreachable
+        case flowEnded
+        case replySocket(errno: Int32)
+        case channelOptions
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+    /// A listener could not be bound to `address` (`needsCapability`: the kernel wants CAP_NET_ADMIN).
+    public static func cannotBind(_ address: String, reason: String, needsCapability: Bool = false) -> Self {
+        Self(.cannotBind(address: address, reason: reason, needsCapability: needsCapability))
+    }
+    /// The rules refuse the destination (`reject`, or SOCKS5 without a server), for `reason`.
+    public static func refused(_ reason: String) -> Self { Self(.refused(reason)) }
+    /// The domain resolved to no usable address.
+    public static let noAddress = Self(.noAddress)
+    /// None of the domain's addresses could be reached.
+    public static let unreachable = Self(.unreachable)
+    /// The UDP flow ended while its sockets were being opened.
+    public static let flowEnded = Self(.flowEnded)
+    /// The reply socket of a UDP flow could not be opened.
+    public static func replySocket(errno: Int32) -> Self { Self(.replySocket(errno: errno)) }
+    /// A relayed channel offers no synchronous options (a bug, not a network condition).
+    public static let channelOptions = Self(.channelOptions)
+
+    public var description: String {
+        switch self.base {
+        case .cannotBind(let address, let reason, let needsCapability):
+            return "cannot bind the transparent proxy to \(address): "
+                + (needsCapability ? "binding transparent sockets needs CAP_NET_ADMIN" : reason)
+        case .refused(let reason): return reason
+        case .noAddress: return "no address"
+        case .unreachable: return "no address could be reached"
+        case .flowEnded: return "the flow ended while it was opened"
+        case .replySocket(let errno): return "cannot open a reply socket: errno \(errno)"
+        case .channelOptions: return "the channel offers no synchronous options"
+        }
+    }
 }
 
 /// The TCP side of the transparent proxy. Linux TPROXY delivers connections for fake addresses to a listener with
@@ -90,10 +135,9 @@ final class TransparentTCPProxy: Sendable {
                 self.listeners.withLockedValue { $0.append(listener) }
                 self.logger.info("transparent proxy listening", metadata: ["address": "\(address)", "protocol": "tcp"])
             } catch let error as IOError where error.errnoCode == EPERM {
-                throw TransparentProxyError(description:
-                    "cannot bind the transparent proxy to \(address): binding transparent sockets needs CAP_NET_ADMIN")
+                throw TransparentProxyError.cannotBind("\(address)", reason: "\(error)", needsCapability: true)
             } catch {
-                throw TransparentProxyError(description: "cannot bind the transparent proxy to \(address): \(error)")
+                throw TransparentProxyError.cannotBind("\(address)", reason: "\(error)")
             }
         }
     }
@@ -176,7 +220,7 @@ final class TransparentTCPProxy: Sendable {
     /// Nagle delay, and the large adaptive reads.
     static func prepareRelaySide(_ channel: any Channel, onActive: @escaping () -> Void) throws {
         guard let options = channel.syncOptions else {
-            throw TransparentProxyError(description: "the channel offers no synchronous options")
+            throw TransparentProxyError.channelOptions
         }
         try options.setOption(.autoRead, value: false)
         try options.setOption(.allowRemoteHalfClosure, value: true)

@@ -31,9 +31,8 @@ final class TransparentUDPProxy: Sendable {
         for address in self.listen {
             let descriptor = address.withSockAddr { clinuxnet_udp_tproxy_listener($0, socklen_t($1)) }
             guard descriptor >= 0 else {
-                let hint = -descriptor == EPERM ? ": binding transparent sockets needs CAP_NET_ADMIN" : ""
-                throw TransparentProxyError(description:
-                    "cannot bind the transparent UDP proxy to \(address): \(String(cString: strerror(-descriptor)))\(hint)")
+                throw TransparentProxyError.cannotBind("\(address) (udp)", reason: String(cString: strerror(-descriptor)),
+                                                       needsCapability: -descriptor == EPERM)
             }
             self.descriptors.withLock { $0.append(descriptor) }
             self.readersRunning.withLock { $0 += 1 }

@@ -100,7 +100,7 @@ final class UDPSessions {
     private func open(_ session: Session, along path: DatagramPath) -> EventLoopFuture<Void> {
         guard self.sessions[session.key] === session else {
             path.control?.close(promise: nil)
-            return self.loop.makeFailedFuture(TransparentProxyError(description: "the flow ended while it was opened"))
+            return self.loop.makeFailedFuture(TransparentProxyError.flowEnded)
         }
         session.path = path
         session.entry.real = path.peer
@@ -111,8 +111,7 @@ final class UDPSessions {
             }
         }
         guard descriptor >= 0 else {
-            return self.loop.makeFailedFuture(TransparentProxyError(
-                description: "cannot open a reply socket: errno \(-descriptor)"))
+            return self.loop.makeFailedFuture(TransparentProxyError.replySocket(errno: -descriptor))
         }
         // Both sockets start with reads paused, so nothing arrives before the relay handlers are in place, and
         // read every datagram whole.

@@ -75,15 +75,41 @@ import Testing
             counter, ByteToMessageHandler(DNSLengthPrefixDecoder()),
             TCPQueryHandler(pipeline: held, queryTimeout: .seconds(5), maxInFlight: 2, idleTimeout: .seconds(10)),
         ])
+        let handler = try channel.pipeline.syncOperations.handler(type: TCPQueryHandler.self)
         var stream = TestQueries.framed(TestQueries.query("x.test", id: 1))
         stream.writeImmutableBuffer(TestQueries.framed(TestQueries.query("x.test", id: 2)))
         try channel.writeInbound(stream)
+        #expect(handler.state == .reading)
         let before = counter.reads
         channel.read()
         #expect(counter.reads == before, "a read at the cap must be held back")
+        #expect(handler.state == .readHeld)
         held.answer(id: 1)
         #expect(counter.reads == before + 1, "answering one releases the held read")
+        #expect(handler.state == .reading)
         held.answer(id: 2)
+    }
+
+    /// Every way into `finishing` (half-close, drain, from `reading` or `readHeld`) takes no more queries and
+    /// closes once those taken are answered.
+    @Test(arguments: [false, true], [false, true])
+    func finishingTakesNoMoreQueriesAndClosesWhenAnswered(drain: Bool, fromReadHeld: Bool) throws {
+        let held = HeldHandler()
+        let channel = try self.makeChannel(held, maxInFlight: 1)
+        let handler = try channel.pipeline.syncOperations.handler(type: TCPQueryHandler.self)
+        try channel.writeInbound(TestQueries.framed(TestQueries.query("x.test", id: 1)))
+        if fromReadHeld {
+            channel.read()
+            #expect(handler.state == .readHeld)
+        }
+        channel.pipeline.fireUserInboundEventTriggered(drain ? TCPQueryHandler.Drain() as Any : ChannelEvent.inputClosed)
+        #expect(handler.state == .finishing)
+        try channel.writeInbound(TestQueries.framed(TestQueries.query("x.test", id: 2)))
+        #expect(held.held.count == 1, "no query is taken once finishing")
+        #expect(channel.isActive, "the query in flight is still answered")
+        held.answer(id: 1)
+        #expect(try self.answeredIDs(channel) == [1])
+        #expect(!channel.isActive)
     }
 
     @Test func aResponseOnTheQueryStreamClosesTheConnection() throws {

@@ -13,9 +13,95 @@ import Testing
     let client = IPAddress("10.0.0.2")!
     let virtual = IPAddress("169.254.53.53")!
 
-    private func responder(idleTimeout: TimeAmount = .seconds(10)) -> DNSPacketResponder {
-        DNSPacketResponder(pipeline: EchoHandler(answerCount: 1), eventLoop: self.loop, mtu: 1500, output: self.output,
+    private func responder(_ pipeline: any DNSHandler = EchoHandler(answerCount: 1),
+                           idleTimeout: TimeAmount = .seconds(10)) -> DNSPacketResponder {
+        DNSPacketResponder(pipeline: pipeline, eventLoop: self.loop, mtu: 1500, output: self.output,
                            maxTCPConnections: 1, tcpIdleTimeout: idleTimeout)
+    }
+
+    /// A framed query for `name`.
+    private func framedQuery(_ name: String, id: UInt16) -> [UInt8] {
+        let query = Array(DNSMessage.query(DNSName(name) ?? .root, .a, id: id).encoded().readableBytesView)
+        return [UInt8(query.count >> 8), UInt8(query.count & 0xFF)] + query
+    }
+
+    /// Opens a connection from `port` (SYN, SYN-ACK, ACK); returns the server's next sequence number.
+    private func establish(_ responder: DNSPacketResponder, port: UInt16 = 40001, clientSequence: UInt32 = 1000) throws
+        -> UInt32
+    {
+        self.send(responder, port: port, sequence: clientSequence, ack: 0, flags: .syn)
+        let synAck = try #require(try self.replies().first?.segment)
+        self.send(responder, port: port, sequence: clientSequence &+ 1, ack: synAck.sequence &+ 1, flags: .ack)
+        return synAck.sequence &+ 1
+    }
+
+    /// synReceived: a SYN-ACK that is not acknowledged is sent again; the client's retransmitted SYN gets it at once.
+    @Test func synReceivedSendsItsSynAckAgainUntilAcknowledged() throws {
+        let responder = self.responder()
+        self.send(responder, sequence: 1000, ack: 0, flags: .syn)
+        let first = try #require(try self.replies().first?.segment)
+        self.loop.advanceTime(by: .milliseconds(300))
+        let again = try #require(try self.replies().first?.segment)
+        #expect(again.flags == [.syn, .ack] && again.sequence == first.sequence)
+        self.send(responder, sequence: 1000, ack: 0, flags: .syn)
+        #expect(try self.replies().first?.segment.flags == [.syn, .ack])
+        self.send(responder, sequence: 1001, ack: first.sequence &+ 1, flags: .ack)
+        self.loop.advanceTime(by: .seconds(1))
+        #expect(try self.replies().isEmpty, "established: nothing left to retransmit")
+    }
+
+    /// established → closeWait: the client's FIN with a query still being answered gets no FIN back until the
+    /// answer has gone out; then lastAck, and the ACK of our FIN ends the connection.
+    @Test func closeWaitAnswersWhatIsInFlightBeforeItsFIN() throws {
+        let held = HeldHandler()
+        let responder = self.responder(held)
+        let server = try self.establish(responder)
+        let query = self.framedQuery("wait.test", id: 11)
+        self.send(responder, sequence: 1001, ack: server, flags: [.ack, .psh, .fin], data: query)
+        let finAcked = try self.replies()
+        #expect(finAcked.allSatisfy { !$0.segment.flags.contains(.fin) }, "closeWait: no FIN while answering")
+        #expect(finAcked.last?.segment.acknowledgement == 1001 &+ UInt32(query.count) &+ 1)
+        held.complete { DNSResponse.error(.noError, for: $0) }
+        self.loop.run()
+        let closing = try self.replies()
+        let answer = try #require(closing.first { !$0.data.isEmpty })
+        let fin = try #require(closing.first { $0.segment.flags.contains(.fin) }, "lastAck: FIN after the answer")
+        #expect(fin.segment.sequence == server &+ UInt32(answer.data.count))
+        let clientNext = 1001 &+ UInt32(query.count) &+ 1
+        self.send(responder, sequence: clientNext, ack: fin.segment.sequence &+ 1, flags: .ack)
+        // Gone: the limit is one connection, and another port is let in.
+        self.send(responder, port: 40002, sequence: 9000, ack: 0, flags: .syn)
+        #expect(try self.replies().first?.segment.flags == [.syn, .ack])
+    }
+
+    /// lastAck: a FIN that is not acknowledged is sent again (back through closeWait) until it is.
+    @Test func lastAckSendsItsFINAgainUntilAcknowledged() throws {
+        let responder = self.responder()
+        let server = try self.establish(responder)
+        self.send(responder, sequence: 1001, ack: server, flags: [.ack, .fin])
+        let fin = try #require(try self.replies().first { $0.segment.flags.contains(.fin) })
+        self.loop.advanceTime(by: .milliseconds(300))
+        let again = try #require(try self.replies().first { $0.segment.flags.contains(.fin) })
+        #expect(again.segment.sequence == fin.segment.sequence)
+        self.send(responder, sequence: 1002, ack: server &+ 1, flags: .ack)
+        self.send(responder, port: 40002, sequence: 9000, ack: 0, flags: .syn)
+        #expect(try self.replies().first?.segment.flags == [.syn, .ack], "the FIN's ACK ended the connection")
+    }
+
+    /// A RST ends a connection in any state, with nothing sent back.
+    @Test(arguments: [false, true]) func aResetEndsTheConnection(established: Bool) throws {
+        let responder = self.responder()
+        if established {
+            let server = try self.establish(responder)
+            self.send(responder, sequence: 1001, ack: server, flags: .rst)
+        } else {
+            self.send(responder, sequence: 1000, ack: 0, flags: .syn)
+            _ = try self.replies()
+            self.send(responder, sequence: 1001, ack: 0, flags: .rst)
+        }
+        #expect(try self.replies().isEmpty)
+        self.send(responder, port: 40002, sequence: 9000, ack: 0, flags: .syn)
+        #expect(try self.replies().first?.segment.flags == [.syn, .ack], "the slot is free")
     }
 
     /// `tcp.idle_timeout` applies to the virtual resolver's TCP too: a silent connection is reset after it.

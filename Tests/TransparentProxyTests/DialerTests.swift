@@ -134,10 +134,10 @@ import Testing
                                                       (.socks5, "no SOCKS5 server is configured")]
         for (action, reason) in refusals {
             let dialer = table.dialer(for: action)
-            await #expect(throws: TransparentProxyError(description: reason)) {
+            await #expect(throws: TransparentProxyError.refused(reason)) {
                 try await dialer.connect(to: "service.test.", port: 80, on: loop).get()
             }
-            await #expect(throws: TransparentProxyError(description: reason)) {
+            await #expect(throws: TransparentProxyError.refused(reason)) {
                 try await dialer.datagramPath(to: "service.test.", port: 53, preferring: fake, on: loop).get()
             }
         }
