@@ -1,19 +1,17 @@
-import Admin
 import Config
 import DNSCore
-import DNSFrontend
 import DNSUpstream
 import Foundation
 import Logging
 import NIOCore
 import Synchronization
-import TransparentProxy
 
 /// Applies a re-read configuration to the running dnsgate, on SIGHUP or `POST /api/v1/reload`, one reload at a
-/// time: upstreams and their timeouts, cache limits, the query timeout, fake-IP answers (exclusions, TTL,
-/// resolve-first), listen addresses and the log level change at once, without dropping a query in flight; the
-/// other settings take effect at the next start, and a reload that changes them says which. An invalid file is
-/// rejected with one log line, and the running configuration stays.
+/// time, subsystem by subsystem: upstreams and their timeouts, cache limits, the query timeout, the edge policy,
+/// fake-IP answers and proxy rules, the TUN addresses, listen addresses, the admin token and the log level change at
+/// once, without dropping a query in flight; the other settings take effect at the next start, and a reload that
+/// changes them says which. An invalid file, or a listen address that cannot be bound, is rejected with one log line,
+/// and the running configuration stays.
 actor ConfigurationReloader {
     /// Keys (or key prefixes, ending in a dot) a reload applies.
     static let reloadable = [
@@ -27,29 +25,27 @@ actor ConfigurationReloader {
     /// The configuration in force, readable from anywhere.
     nonisolated let current: Mutex<DNSGateConfig>
     private let load: @Sendable () async throws -> DNSGateConfig
-    private let components: DNSGateComponents
+    private let upstreams: UpstreamSubsystem
+    private let policy: PolicySubsystem
+    private let answering: AnsweringSubsystem
+    private let listeners: ListenerSubsystem
+    private let interception: InterceptionSubsystem
+    private let observability: ObservabilitySubsystem
     private let logger: Logger
-    /// The TUN responder, once it runs.
-    private var tun: RunningTUN?
-    /// The admin API's token, once the admin listener runs.
-    private var adminToken: AdminToken?
 
     init(config: DNSGateConfig, load: @escaping @Sendable () async throws -> DNSGateConfig,
-         components: DNSGateComponents, logger: Logger) {
+         upstreams: UpstreamSubsystem, policy: PolicySubsystem, answering: AnsweringSubsystem,
+         listeners: ListenerSubsystem, interception: InterceptionSubsystem, observability: ObservabilitySubsystem,
+         logger: Logger) {
         self.current = Mutex(config)
         self.load = load
-        self.components = components
+        self.upstreams = upstreams
+        self.policy = policy
+        self.answering = answering
+        self.listeners = listeners
+        self.interception = interception
+        self.observability = observability
         self.logger = logger
-    }
-
-    /// Lets reloads change the virtual addresses of `tun`.
-    func attach(_ tun: RunningTUN) {
-        self.tun = tun
-    }
-
-    /// Lets reloads change the admin API's token.
-    func attach(_ token: AdminToken) {
-        self.adminToken = token
     }
 
     /// Whether a change of `key` needs new upstreams (their list, forwarding rules, trust anchors or connection
@@ -62,55 +58,41 @@ actor ConfigurationReloader {
         Self.reloadable.contains { $0.hasSuffix(".") ? key.hasPrefix($0) : key == $0 }
     }
 
+    /// The keys whose values differ between `running` and `config`; the admin token is masked in the settings, so a
+    /// new one is found by comparing it directly.
+    static func changedKeys(from running: DNSGateConfig, to config: DNSGateConfig) -> [String] {
+        let before = running.effectiveSettings, after = config.effectiveSettings
+        var changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }
+        if running.admin?.token != config.admin?.token { changed.insert("admin.token") }
+        return changed.sorted()
+    }
+
     /// Re-reads and applies the configuration; returns what changed, or throws (changing nothing) when the file
     /// is invalid or a new listen address cannot be bound.
     func reload() async throws -> String {
         let config: DNSGateConfig
-        let upstream: any Upstream
-        let running = self.current.withLock { $0 }
-        let before = running.effectiveSettings
-        var changed: [String] = []
+        let changed: [String]
+        var upstream: (any Upstream)?
         do {
             config = try await self.load()
-            let after = config.effectiveSettings
-            changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
-            // The token is masked in the settings, so a new one shows only here.
-            if running.admin?.token != config.admin?.token, !changed.contains("admin.token") {
-                changed = (changed + ["admin.token"]).sorted()
-            }
+            changed = Self.changedKeys(from: self.current.withLock { $0 }, to: config)
             // Unchanged upstream settings keep the upstreams and their open connections.
-            upstream = changed.contains(where: Self.concernsUpstreams)
-                ? try DNSGateService.makeUpstream(config, group: self.components.group, logger: self.logger)
-                : self.components.upstream
+            if changed.contains(where: Self.concernsUpstreams) { upstream = try self.upstreams.build(config) }
+            try await self.listeners.reload(config)
         } catch {
+            await upstream?.shutdown()
             self.logger.error("configuration reload rejected; the running configuration stays",
                               metadata: ["error": "\(error)"])
             throw error
         }
-        let replacesUpstream = changed.contains(where: Self.concernsUpstreams)
-        do {
-            try await self.components.frontend.listen(on: config.listeners)
-        } catch {
-            if replacesUpstream { await upstream.shutdown() }
-            self.logger.error("configuration reload rejected; the running configuration stays",
-                              metadata: ["error": "\(error)"])
-            throw error
-        }
-        let replaced = self.components.replace(upstream: upstream, config: config)
-        self.components.listenerCertificate?.reloadIfChanged()
-        if let rules = config.fakeIP?.proxy?.rules { self.components.proxy?.rules.replace(with: rules) }
-        if let tun = self.tun, let addresses = config.tun?.addresses { tun.serve(addresses) }
+        // The old upstreams' queries have until their deadline; they close after that.
+        if let upstream { self.upstreams.replace(with: upstream, closingOldAfter: config.queryTimeout + .seconds(1)) }
+        self.policy.reload(config)
+        self.answering.reload(config)
+        self.interception.reload(config)
+        self.observability.reload(config)
         LogLevelSetting.set(config.logLevel)
-        if config.admin != nil { self.adminToken?.replace(with: config.admin?.token) }
         self.current.withLock { $0 = config }
-        if replacesUpstream {
-            // The old upstreams' queries have until their deadline; close them after that.
-            let grace = config.queryTimeout + .seconds(1)
-            Task {
-                try? await Task.sleep(for: .nanoseconds(grace.nanoseconds))
-                await replaced.shutdown()
-            }
-        }
         let applied = changed.filter(Self.isReloadable)
         let pending = changed.filter { !Self.isReloadable($0) }
         self.logger.notice("configuration reloaded", metadata: [

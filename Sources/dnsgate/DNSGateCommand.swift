@@ -103,6 +103,6 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
 
     func run() {
-        print("dnsgate \(DNSGateService.version)")
+        print("dnsgate \(DNSGateApp.version)")
     }
 }
