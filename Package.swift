@@ -62,6 +62,7 @@ let package = Package(
         .target(
             name: "DNSUpstream",
             dependencies: ["DNSCore", "DNSWire", "UpstreamTLS", nioCore, nioPosix, logging,
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "NIOTLS", package: "swift-nio"),
                            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                            .product(name: "NIOHPACK", package: "swift-nio-http2"),
@@ -119,9 +120,10 @@ let package = Package(
         ),
         .target(
             name: "Config",
+            // The configuration model owns plain settings values only: the runtime targets are DNSGateApp's to
+            // map them onto (scripts/check-module-graph.py holds every target to DESIGN's table).
             dependencies: [
-                "DNSCore", "DNSUpstream", "DNSCache", "DNSPolicy", "DNSFrontend", "RedisTier", "FakeIP",
-                "TransparentProxy",
+                "DNSCore", "DNSWire",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 nioCore,
@@ -137,7 +139,7 @@ let package = Package(
         .target(
             name: "DNSGateApp",
             dependencies: [
-                "Admin", "Config", "DNSCore", "DNSCache", "DNSUpstream", "DNSFrontend", "DNSPolicy", "RedisTier",
+                "Admin", "Config", "DNSCore", "DNSWire", "DNSCache", "DNSUpstream", "DNSFrontend", "DNSPolicy", "RedisTier",
                 "TUNResponder", "UpstreamTLS",
                 "FakeIP", "TransparentProxy",
                 nioCore,
@@ -147,6 +149,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: upcomingFeatures
         ),
@@ -176,7 +179,7 @@ let package = Package(
                                                          .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
                         + handlerTestDependencies),
         .testTarget(name: "ConfigTests", dependencies: [
-            "Config", "DNSUpstream", "DNSCache", nioCore,
+            "Config", "DNSCore", nioCore,
             .product(name: "Configuration", package: "swift-configuration"),
         ]),
         .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", .product(name: "Atomics", package: "swift-atomics")]
@@ -186,7 +189,7 @@ let package = Package(
         .testTarget(name: "FakeIPTests", dependencies: ["FakeIP"] + handlerTestDependencies),
         .testTarget(name: "TransparentProxyTests",
                     dependencies: ["TransparentProxy", "DNSCore", "DNSWire", nioCore, nioEmbedded, nioPosix]),
-        .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", nioCore, nioEmbedded, nioPosix]),
+        .testTarget(name: "RedisTierTests", dependencies: ["RedisTier", "DNSCore", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "DNSCoreTests", dependencies: handlerTestDependencies),
         .testTarget(name: "AdminTests", dependencies: ["Admin", "DNSTestSupport", nioCore,
                                                     .product(name: "Atomics", package: "swift-atomics")]),

@@ -13,4 +13,6 @@ apt_install libsqlite3-dev libssl-dev knot knot-dnsutils knot-resolver unbound d
     buildah podman runc
 
 swift build
+# Every target's dependencies and imports against the module table in docs/DESIGN.md.
+python3 scripts/check-module-graph.py --self-test
 swift test

@@ -1,4 +1,4 @@
-public import DNSPolicy
+public import DNSCore
 public import NIOCore
 
 /// Blocklists, allowlists and the client groups that use them (`blocking.*`). The lists' contents are read by the
@@ -24,7 +24,7 @@ public struct BlockingSettings: Sendable, Hashable {
     /// Checked in order; clients in none of them get ``defaultLists``.
     public var groups: [Group]
     public var defaultLists: [String]
-    public var answer: BlockingPolicy.Answer
+    public var answer: BlockingAnswer
     public var nullTTL: UInt32
     /// How often URL sources are fetched again.
     public var refreshInterval: TimeAmount

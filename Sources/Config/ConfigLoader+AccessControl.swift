@@ -1,6 +1,4 @@
 import DNSCore
-import DNSFrontend
-import DNSPolicy
 
 /// Who may query (`acl.*`).
 extension ConfigLoader {

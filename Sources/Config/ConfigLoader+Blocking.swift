@@ -1,5 +1,4 @@
 import DNSCore
-import DNSPolicy
 import NIOCore
 
 /// Blocklists and client groups (`blocking.*`).
@@ -66,7 +65,7 @@ extension ConfigLoader {
             : lists.map(\.name)
         return BlockingSettings(
             lists: lists, groups: groups, defaultLists: defaultLists,
-            answer: try values.choice("blocking.answer", default: BlockingPolicy.Answer.null),
+            answer: try values.choice("blocking.answer", default: BlockingAnswer.null),
             nullTTL: try values.seconds("blocking.null_ttl", default: 60, max: 86_400),
             refreshInterval: try values.duration("blocking.refresh_interval", default: .hours(24)))
     }

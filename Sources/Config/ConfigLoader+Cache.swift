@@ -1,5 +1,4 @@
-import DNSCache
-import RedisTier
+import DNSCore
 import NIOCore
 
 /// The response cache, its shared Redis tier and its warm-restart file.

@@ -1,7 +1,5 @@
 import DNSCore
-import FakeIP
 import NIOCore
-import TransparentProxy
 
 /// Fake-IP mode, its transparent proxy and the proxy's rules.
 extension ConfigLoader {
@@ -33,7 +31,7 @@ extension ConfigLoader {
         return FakeIPSettings(
             range: try range("fakeip.range", try values.scalar("fakeip.range") ?? "198.18.0.0/15", family: "IPv4"),
             range6: try values.scalar("fakeip.range6").map { try range("fakeip.range6", $0, family: "IPv6") },
-            answer: FakeIPMiddleware.Settings(
+            answer: FakeIPAnswerSettings(
                 ttl: try values.seconds("fakeip.ttl", default: 60, max: 86_400),
                 exclude: exclude,
                 resolveFirst: try values.bool("fakeip.resolve_first", default: true)),

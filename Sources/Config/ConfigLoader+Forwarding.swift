@@ -1,4 +1,4 @@
-import DNSUpstream
+import DNSCore
 import DNSWire
 
 /// Conditional forwarding: domains whose queries go to upstreams of their own.

@@ -1,5 +1,4 @@
 import DNSCore
-import DNSFrontend
 import NIOCore
 
 /// The listeners (plain DNS, DoT, DoH), their certificate, and the TCP limits.

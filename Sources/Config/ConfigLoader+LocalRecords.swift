@@ -1,4 +1,4 @@
-import DNSPolicy
+import DNSCore
 import DNSWire
 import Foundation
 

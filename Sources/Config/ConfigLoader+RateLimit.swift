@@ -1,4 +1,4 @@
-import DNSPolicy
+import DNSCore
 
 /// Amplification defence: per-client rate limits (`rate_limit.*`) and minimal answers to ANY (`any_queries`).
 extension ConfigLoader {

@@ -1,4 +1,4 @@
-import DNSUpstream
+import DNSCore
 import DNSWire
 import NIOCore
 
@@ -58,7 +58,7 @@ extension ConfigLoader {
         return UpstreamSelectionSettings(
             policy: policy,
             hedging: try values.bool("upstream.hedging", default: false),
-            health: UpstreamHealth.Settings(
+            health: UpstreamHealthSettings(
                 failureThreshold: try values.int("upstream.health.max_failures", default: 3, in: 1...1000),
                 initialBackoff: try values.duration("upstream.health.backoff", default: .seconds(1))),
             check: try values.scalar("upstream.health.check_interval") == nil ? nil : HealthCheck(

@@ -1,4 +1,4 @@
-import DNSPolicy
+import DNSCore
 
 extension DNSGateConfig {
     /// The access control, rate limit, local record and blocking settings in force, as ``effectiveSettings`` shows

@@ -1,11 +1,4 @@
-import DNSCache
 import DNSCore
-import DNSFrontend
-import DNSPolicy
-import DNSUpstream
-import FakeIP
-import RedisTier
-import TransparentProxy
 import Foundation
 import NIOCore
 

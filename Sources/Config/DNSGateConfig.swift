@@ -1,14 +1,7 @@
 import Foundation
-public import DNSCache
 public import DNSCore
-public import DNSFrontend
-public import DNSPolicy
-public import DNSUpstream
-public import FakeIP
-public import TransparentProxy
 public import Logging
 public import NIOCore
-public import RedisTier
 
 /// dnsgate's whole configuration, validated: every value here is usable as it is.
 public struct DNSGateConfig: Sendable {
@@ -103,7 +96,7 @@ public struct DNSGateConfig: Sendable {
 public struct FakeIPSettings: Sendable {
     public var range: FakeIPRange
     public var range6: FakeIPRange?
-    public var answer: FakeIPMiddleware.Settings
+    public var answer: FakeIPAnswerSettings
     /// The SQLite database of the mapping (`fakeip.database`).
     public var database: String
     /// The transparent proxy (`fakeip.proxy.*`), or nil when it has no listen address.

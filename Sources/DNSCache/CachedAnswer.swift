@@ -1,5 +1,6 @@
 public import DNSWire
 public import NIOCore
+public import DNSCore
 
 /// An upstream answer prepared for the cache: TTLs clamped by the policy and written into the bytes, the OPT record's
 /// options removed (cookies and other per-client data must not reach other clients), and the offsets of every TTL

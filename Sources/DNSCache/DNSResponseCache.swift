@@ -1,4 +1,4 @@
-import DNSCore
+public import DNSCore
 public import DNSWire
 public import NIOCore
 

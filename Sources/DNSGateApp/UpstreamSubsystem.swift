@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 import UpstreamTLS
+import DNSCore
 
 /// The upstreams queries go to: built from the configuration (groups, conditional forwarding, bootstrap), replaced
 /// by a reload that changes their settings (the old ones close once their queries' deadlines are over), and shut

@@ -2,6 +2,7 @@ import DNSWire
 public import Logging
 public import NIOCore
 import UpstreamTLS
+public import DNSCore
 
 /// One upstream resolver, reached over TLS, TCP or UDP, with its own persistent connections on every event loop
 /// of the group: a query is sent on the loop it arrived on, so the hot path never hops threads.

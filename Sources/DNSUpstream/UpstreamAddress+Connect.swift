@@ -1,4 +1,5 @@
 import NIOCore
+import DNSCore
 
 extension UpstreamAddress {
     /// Opens a channel to this upstream: straight to an IP literal, through the system resolver for a name when

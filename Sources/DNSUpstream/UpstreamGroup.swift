@@ -1,5 +1,6 @@
 import Atomics
 public import NIOCore
+public import DNSCore
 
 /// Several upstreams behind a selection policy, with failover, health and optional hedging.
 ///

@@ -1,6 +1,7 @@
 import Atomics
 public import Logging
 public import NIOCore
+public import DNSCore
 
 /// Whether one upstream is fit for client traffic, and how fast it answers. Fed by every query's outcome
 /// (passive) and by probes (active). After `failureThreshold` failures in a row (timeouts, connection or TLS
@@ -26,20 +27,7 @@ public final class UpstreamHealth: Sendable {
     public static let trialLease = TimeAmount.seconds(2)
 
     /// When an upstream counts as down and how long it is left alone.
-    public struct Settings: Sendable, Hashable {
-        public var failureThreshold: Int
-        public var initialBackoff: TimeAmount
-        public var maximumBackoff: TimeAmount
-
-        /// The longest back-off is 8 s, so that an upstream that heals gets a trial, and with it traffic, within
-        /// 10 s even without active checks.
-        public init(failureThreshold: Int = 3, initialBackoff: TimeAmount = .seconds(1),
-                    maximumBackoff: TimeAmount = .seconds(8)) {
-            self.failureThreshold = failureThreshold
-            self.initialBackoff = initialBackoff
-            self.maximumBackoff = maximumBackoff
-        }
-    }
+    public typealias Settings = UpstreamHealthSettings
 
     public let settings: Settings
     private let name: String

@@ -1,5 +1,6 @@
 public import DNSWire
 public import NIOCore
+public import DNSCore
 
 extension ResolverUpstream {
     /// Sends `name type` (`. NS` by default) straight to this upstream, as a health probe; its outcome counts in the
@@ -9,19 +10,6 @@ extension ResolverUpstream {
         let message = DNSMessage.query(name, type, id: UInt16.random(in: 0...UInt16.max)).encoded()
         return self.send(UpstreamQuery(message: message, question: DNSQuestion(name: name, type: type),
                                        deadline: deadline), on: eventLoop)
-    }
-}
-
-/// What an active health check asks, and how often.
-public struct HealthCheck: Sendable, Hashable {
-    public var interval: TimeAmount
-    public var name: DNSName
-    public var type: DNSType
-
-    public init(interval: TimeAmount, name: DNSName = .root, type: DNSType = .ns) {
-        self.interval = interval
-        self.name = name
-        self.type = type
     }
 }
 

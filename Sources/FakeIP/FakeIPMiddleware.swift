@@ -8,17 +8,8 @@ public import NIOCore
 /// NXDOMAIN. Without an IPv6 range AAAA gets NODATA (a real AAAA would let dual-stack clients bypass the proxy).
 /// PTR queries for pool addresses return their names. Excluded names and other types pass through.
 public final class FakeIPMiddleware: DNSMiddleware {
-    public struct Settings: Sendable {
-        public var ttl: UInt32
-        public var exclude: [DomainPattern]
-        public var resolveFirst: Bool
-
-        public init(ttl: UInt32 = 60, exclude: [DomainPattern] = [], resolveFirst: Bool = true) {
-            self.ttl = ttl
-            self.exclude = exclude
-            self.resolveFirst = resolveFirst
-        }
-    }
+    /// What the stage answers with (`fakeip.ttl`, `fakeip.exclude`, `fakeip.resolve_first`).
+    public typealias Settings = FakeIPAnswerSettings
 
     public let pool4: FakeIPPool
     public let pool6: FakeIPPool?

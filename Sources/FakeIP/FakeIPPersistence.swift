@@ -1,4 +1,5 @@
 import Dispatch
+public import DNSCore
 
 /// Keeps pools and their database in step: restores every pool at start (the whole reverse map, because clients
 /// connect to addresses they cached without asking again) and writes changes in batches, off the query path,

@@ -1,5 +1,6 @@
 public import Logging
 public import NIOCore
+public import DNSCore
 
 /// A small Redis client for dnsgate's shared cache tier: one pipelined connection per event loop, so that commands
 /// never leave the loop they are sent from. It reconnects on its own; while Redis is unreachable commands fail at

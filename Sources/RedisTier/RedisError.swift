@@ -6,7 +6,6 @@ public struct RedisError: Error, Hashable, CustomStringConvertible {
         case busy
         case shuttingDown
         case replyError(String)
-        case invalidURL(String)
     }
 
     private let base: Base
@@ -22,9 +21,6 @@ public struct RedisError: Error, Hashable, CustomStringConvertible {
     /// Redis answered with an error reply.
     public static func replyError(_ message: String) -> RedisError { RedisError(base: .replyError(message)) }
 
-    /// A `redis://` URL that cannot be used.
-    public static func invalidURL(_ reason: String) -> RedisError { RedisError(base: .invalidURL(reason)) }
-
     public var description: String {
         switch self.base {
         case .notConnected: "not connected to Redis (backing off before reconnecting)"
@@ -32,7 +28,6 @@ public struct RedisError: Error, Hashable, CustomStringConvertible {
         case .busy: "too many Redis commands waiting"
         case .shuttingDown: "shutting down"
         case .replyError(let message): "Redis replied with an error: \(message)"
-        case .invalidURL(let reason): reason
         }
     }
 }

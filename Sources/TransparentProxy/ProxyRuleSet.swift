@@ -1,4 +1,5 @@
 import Synchronization
+public import DNSCore
 
 /// The proxy's rules in force, shared by its TCP and UDP sides and replaceable while connections flow (a reload):
 /// each new connection or flow is decided by the rules of the moment it opens.

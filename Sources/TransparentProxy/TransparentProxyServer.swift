@@ -1,6 +1,7 @@
 public import FakeIP
 public import Logging
 public import NIOCore
+public import DNSCore
 
 /// The transparent proxy of fake-IP mode, TCP and UDP on the same listen addresses, with one connection journal.
 public final class TransparentProxyServer: Sendable {

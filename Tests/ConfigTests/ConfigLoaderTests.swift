@@ -1,5 +1,5 @@
 @testable import Config
-import DNSUpstream
+import DNSCore
 import Foundation
 import Testing
 

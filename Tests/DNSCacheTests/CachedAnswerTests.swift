@@ -1,6 +1,7 @@
 @testable import DNSCache
 import DNSWire
 import Testing
+import DNSCore
 
 @Suite struct CachedAnswerTests {
     /// The shard trusts a digest only after this check, so it must tell every other question apart.

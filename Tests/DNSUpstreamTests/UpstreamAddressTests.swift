@@ -1,5 +1,6 @@
 import DNSUpstream
 import Testing
+import DNSCore
 
 @Suite struct UpstreamAddressTests {
     @Test(arguments: [

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Testing
+import DNSCore
 
 /// Selection policies, failover, health and hedging against real UDP servers on loopback.
 @Suite(.serialized) struct UpstreamGroupTests {

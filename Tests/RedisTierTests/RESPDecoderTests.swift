@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import RedisTier
 import Testing
+import DNSCore
 
 @Suite struct RESPDecoderTests {
     static let replies = "+OK\r\n-ERR wrong type\r\n:-42\r\n$5\r\nhe\r\no\r\n$-1\r\n$0\r\n\r\n*2\r\n$1\r\na\r\n*1\r\n:7\r\n*-1\r\n"
@@ -76,6 +77,6 @@ import Testing
 
     @Test(arguments: ["http://x", "redis://", "redis://h:0", "redis://h:port", "redis://h/db", "redis://h/70000"])
     func badURLsAreRejected(_ text: String) {
-        #expect(throws: RedisError.self) { _ = try RedisURL(text) }
+        #expect(throws: RedisURLError.self) { _ = try RedisURL(text) }
     }
 }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 @testable import TransparentProxy
+import DNSCore
 
 /// The SOCKS5 client against a scripted server: what it sends, byte for byte, and what it does with each reply.
 @Suite struct SOCKS5HandshakeTests {

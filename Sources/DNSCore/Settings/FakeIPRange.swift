@@ -1,4 +1,3 @@
-public import DNSCore
 
 /// The addresses a fake-IP pool hands out: a prefix without its first and last address (the network and
 /// broadcast addresses of an IPv4 range), numbered from 0.

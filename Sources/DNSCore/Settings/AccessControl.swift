@@ -1,4 +1,3 @@
-public import DNSCore
 
 /// Which clients may query: a client in `deny` is refused, then one in `allow` is served, and everyone else is
 /// refused. Queries without a client address (dnsgate's own lookups) are always served.

@@ -1,4 +1,3 @@
-public import FakeIP
 
 /// What the proxy does with a connection for a domain: the first rule whose pattern matches decides; without
 /// one, the connection goes direct.

@@ -1,5 +1,4 @@
 public import DNSWire
-import DNSCore
 import Foundation
 
 /// Reads local records from their text forms: zone-file-like lines (`NAME [TTL] TYPE DATA`, for A, AAAA, CNAME,

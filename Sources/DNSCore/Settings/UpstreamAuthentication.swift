@@ -23,7 +23,7 @@ public struct UpstreamAuthentication: Sendable, Hashable {
     }
 
     /// Whether the certificate chain is checked during the handshake.
-    var checksCertificates: Bool { self.profile == .strict && self.verifiesChain }
+    public var checksCertificates: Bool { self.profile == .strict && self.verifiesChain }
 }
 
 extension UpstreamAuthentication {

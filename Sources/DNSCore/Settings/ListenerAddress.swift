@@ -1,4 +1,3 @@
-import DNSCore
 public import NIOCore
 
 /// One configured listener: an address and the protocol spoken there.

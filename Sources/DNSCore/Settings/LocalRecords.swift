@@ -1,5 +1,4 @@
 public import DNSWire
-public import DNSCore
 
 /// Names dnsgate answers itself, with authority: static records from the configuration and hosts files, and PTR
 /// records made from their addresses.

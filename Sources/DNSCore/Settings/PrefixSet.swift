@@ -1,4 +1,3 @@
-public import DNSCore
 
 /// A few address prefixes that a client address is checked against (access lists, client groups). Lists are short,
 /// so a scan beats any tree.
