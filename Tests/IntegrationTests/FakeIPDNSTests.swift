@@ -62,5 +62,27 @@ extension IntegrationSuite {
             #expect(result.status != 0)
             #expect(result.error.contains("cannot open the fake-IP database \(file)/map.sqlite"), "\(result.error)")
         }
+
+        /// A fake-IP answer is spelt the same in the query log and in the metrics: `fakeip`.
+        @Test func fakeIPAnswersAreNamedOneWayInTheQueryLogAndTheMetrics() throws {
+            let directory = NSTemporaryDirectory() + "dnsgate-fakeip-source-\(getpid())"
+            try? FileManager.default.removeItem(atPath: directory)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let dnsgate = try DNSGateBinary.start(port: Self.port, arguments: [
+                "--listen", "127.0.0.1:\(Self.port)", "--upstream", self.upstream.dotURL, "--ca-file", self.upstream.caPath,
+                "--admin-listen", "127.0.0.1:15414", "--query-log", directory + "/queries.log",
+            ], name: "dnsgate-fakeip-source", environment: [
+                "DNSGATE_FAKEIP_ENABLED": "true", "DNSGATE_FAKEIP_DATABASE": directory + "/map.sqlite",
+                "DNSGATE_FAKEIP_RESOLVE_FIRST": "false",
+            ])
+            defer { dnsgate.stop() }
+            #expect(try Kdig.query("h000001." + TestUpstream.zone, port: Self.port)?.answers.count == 1)
+            #expect(waitUntil(timeout: 5) {
+                ((try? String(contentsOfFile: directory + "/queries.log", encoding: .utf8)) ?? "").contains("\"source\":\"fakeip\"")
+            })
+            let metrics = try runCommand("/usr/bin/curl", ["-s", "http://127.0.0.1:15414/metrics"]).output
+            #expect(metrics.contains("dnsgate_answers_total{source=\"fakeip\"} 1"), "\(metrics)")
+        }
     }
 }
