@@ -55,6 +55,13 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(
+            name: "DNSSEC",
+            dependencies: ["DNSCore", "DNSWire", nioCore, logging,
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "_CryptoExtras", package: "swift-crypto")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "DNSCache",
             dependencies: ["DNSCore", "DNSWire", nioCore, .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
@@ -140,7 +147,7 @@ let package = Package(
             name: "DNSGateApp",
             dependencies: [
                 "Admin", "Config", "DNSCore", "DNSWire", "DNSCache", "DNSUpstream", "DNSFrontend", "DNSPolicy", "RedisTier",
-                "TUNResponder", "UpstreamTLS",
+                "TUNResponder", "UpstreamTLS", "DNSSEC",
                 "FakeIP", "TransparentProxy",
                 nioCore,
                 nioPosix,

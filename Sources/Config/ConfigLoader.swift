@@ -135,7 +135,8 @@ public enum ConfigLoader {
             minimalANY: try values.choice("any_queries", default: ANYQueries.minimal) == .minimal,
             localRecords: try Self.localRecords(values),
             blocking: try Self.blocking(values),
-            queryLog: try Self.queryLog(values)
+            queryLog: try Self.queryLog(values),
+            dnssec: try Self.dnssec(values)
         )
     }
 }

@@ -9,7 +9,7 @@ enum ConfigSchema {
         ConfigLoader.generalKeys + ConfigLoader.listenerKeys + ConfigLoader.upstreamKeys + ConfigLoader.cacheKeys
             + ConfigLoader.forwardingKeys + ConfigLoader.tunKeys + ConfigLoader.fakeIPKeys + ConfigLoader.adminKeys
             + ConfigLoader.accessControlKeys + ConfigLoader.rateLimitKeys + ConfigLoader.localRecordKeys
-            + ConfigLoader.blockingKeys + ConfigLoader.queryLogKeys)
+            + ConfigLoader.blockingKeys + ConfigLoader.queryLogKeys + ConfigLoader.dnssecKeys)
 
     /// Every mapping that holds keys (`cache`, `fakeip`, `fakeip.proxy`): each proper prefix of a key.
     static let sections: Set<String> = Set(Self.keys.flatMap { key in

@@ -14,6 +14,15 @@ extension DNSGateConfig {
             "blocking.enabled": "\(self.blocking != nil)",
             "query_log.path": self.queryLog.map { $0.path ?? "-" } ?? "off",
         ]
+        settings["dnssec.validate"] = "\(self.dnssec != nil)"
+        if let dnssec = self.dnssec {
+            settings["dnssec.trust_anchors"] = dnssec.trustAnchorFiles.isEmpty
+                ? "built-in root" : dnssec.trustAnchorFiles.joined(separator: ", ")
+            settings["dnssec.negative_trust_anchors"] = dnssec.negativeTrustAnchors.isEmpty
+                ? "none" : dnssec.negativeTrustAnchors.map(\.description).joined(separator: ", ")
+            settings["dnssec.bogus_ttl"] = Self.text(dnssec.bogusTTL)
+            settings["dnssec.clock_skew"] = Self.text(dnssec.clockSkew)
+        }
         if let log = self.queryLog {
             settings["query_log.max_size"] = "\(log.maxSize)"
             settings["query_log.keep"] = "\(log.keep)"

@@ -75,6 +75,8 @@ public struct DNSGateConfig: Sendable {
     public var blocking: BlockingSettings?
     /// The query log (`query_log.*`), or nil when off.
     public var queryLog: QueryLogSettings?
+    /// DNSSEC validation (`dnssec.*`), or nil when off.
+    public var dnssec: DNSSECSettings?
 
     /// `DNSGATE_*` environment variables that name no key (Kubernetes' service links left out): not an error, so
     /// that a deployment does not crash-loop over a variable it did not set; start-up warns once with ``ignoredVariablesWarning``.

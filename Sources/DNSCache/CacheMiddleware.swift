@@ -173,7 +173,10 @@ public final class CacheMiddleware: DNSMiddleware {
             response = answered
         }
         let view = response.view ?? (try? DNSMessageView(response.message))
-        if response.origin == .upstream, let view, let stored = self.cache.store(response.message, view: view, for: key) {
+        // A validated secure answer is stored with AD, which serving keeps for the clients that ask for it.
+        var storable = response.message
+        if response.dnssec == .secure { storable.setDNSFlagBits(DNSHeader.Flag.ad) }
+        if response.origin == .upstream, let view, let stored = self.cache.store(storable, view: view, for: key) {
             self.shared?.publish(stored, for: key, eventLoop: eventLoop)
             return Settled(leader: response) { DNSResponse(message: stored.response(for: $0, age: 0), origin: .cache) }
         }

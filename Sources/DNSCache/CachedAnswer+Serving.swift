@@ -4,7 +4,7 @@ public import NIOCore
 
 extension CachedAnswer {
     /// The answer for `request`, `age` seconds after it was stored: the client's ID, RD bit and question spelling,
-    /// every TTL lowered by `age` (or set to `staleTTL` for a stale answer, which also carries Extended DNS Error 3,
+    /// AD only when the client set DO or AD, every TTL lowered by `age` (or set to `staleTTL` for a stale answer, which also carries Extended DNS Error 3,
     /// Stale Answer, RFC 8914), and an OPT record exactly when the client sent one (RFC 6891 §7).
     public func response(for request: DNSRequest, age: UInt32, staleTTL: UInt32? = nil,
                          allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
@@ -18,7 +18,11 @@ extension CachedAnswer {
         }
         let flags = message.getInteger(at: message.readerIndex + 2, as: UInt16.self) ?? 0
         out.setDNSMessageID(request.id)
-        out.setDNSFlags((flags & ~DNSHeader.Flag.rd) | (request.view.header.flags & DNSHeader.Flag.rd))
+        // AD only for clients that set DO or AD (RFC 6840 §5.8); the stored copy keeps it for those that do.
+        let clientFlags = request.view.header.flags
+        let keepsAD = clientFlags & DNSHeader.Flag.ad != 0 || (request.view.opt?.dnssecOK ?? false)
+        out.setDNSFlags((flags & ~(DNSHeader.Flag.rd | (keepsAD ? 0 : DNSHeader.Flag.ad)))
+                        | (clientFlags & DNSHeader.Flag.rd))
         let name = request.question.name.wire
         if out.readableBytes >= DNSHeader.size + name.count {
             out.setBytes(name, at: out.readerIndex + DNSHeader.size)

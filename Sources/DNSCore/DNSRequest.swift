@@ -53,6 +53,11 @@ public struct DNSRequest: Sendable {
     }
 }
 
+/// A validated answer's DNSSEC state (RFC 4033 §5); the raw value is its spelling in metrics and the query log.
+public enum DNSSECStatus: String, Sendable, Hashable, CaseIterable {
+    case secure, insecure, bogus, indeterminate
+}
+
 /// The answer to a ``DNSRequest``, in wire form, ready to send to the client.
 public struct DNSResponse: Sendable {
     /// Who produced an answer; the raw value is its one spelling in metrics, stats and the query log.
@@ -75,13 +80,16 @@ public struct DNSResponse: Sendable {
     public var view: DNSMessageView?
     /// The resolver that gave an upstream answer (for the query log).
     public var upstream: String?
+    /// What DNSSEC validation found, when this answer was validated on its way here.
+    public var dnssec: DNSSECStatus?
 
     public init(message: ByteBuffer, origin: Origin = .upstream, view: DNSMessageView? = nil,
-                upstream: String? = nil) {
+                upstream: String? = nil, dnssec: DNSSECStatus? = nil) {
         self.message = message
         self.origin = origin
         self.view = view
         self.upstream = upstream
+        self.dnssec = dnssec
     }
 
     /// No answer at all: the frontend sends nothing (UDP) or closes the connection (TCP), as configured for refused

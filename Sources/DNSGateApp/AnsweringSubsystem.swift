@@ -1,6 +1,7 @@
 import Config
 import DNSCache
 import DNSCore
+import DNSSEC
 import DNSUpstream
 import FakeIP
 import Logging
@@ -17,6 +18,8 @@ final class AnsweringSubsystem: Sendable {
     private struct State {
         var config: DNSGateConfig
         var cache: DNSResponseCache?
+        /// Validation, when it is on.
+        var validator: ValidatorSettings?
     }
 
     /// What the listeners, the TUN responder and the proxy's name lookups answer with.
@@ -34,9 +37,11 @@ final class AnsweringSubsystem: Sendable {
     /// The query timeout the listeners stamp deadlines with (the one at start).
     private let stampedQueryTimeout: TimeAmount
     private let state: Mutex<State>
+    /// What validation has found, across reloads.
+    let validation = ValidationStatistics()
 
     init(config: DNSGateConfig, upstreams: UpstreamSubsystem, policy: PolicySubsystem, fakeIP: FakeIPPersistence?,
-         observers: [any QueryObserver], group: any EventLoopGroup, logger: Logger) {
+         observers: [any QueryObserver], group: any EventLoopGroup, logger: Logger) throws {
         self.upstreams = upstreams
         self.policy = policy
         self.fakeIP = fakeIP
@@ -49,10 +54,11 @@ final class AnsweringSubsystem: Sendable {
         self.savedCache = config.cacheSaveFile.map { SavedCacheFile(path: $0, logger: logger) }
         let cache = config.cache.map { DNSResponseCache(policy: $0) }
         if let cache { self.savedCache?.load(into: cache) }
-        let state = State(config: config, cache: cache)
+        let state = State(config: config, cache: cache, validator: try ValidatorSetup.settings(for: config))
         self.state = Mutex(state)
         self.resolving = ReloadableHandler(Self.resolvingPipeline(state, upstream: upstreams.current, redis: self.redis,
-                                                                  group: group, logger: logger))
+                                                                  validation: self.validation, group: group,
+                                                                  logger: logger))
         self.answering = ReloadableHandler(Self.answeringPipeline(config, policy: policy, fakeIP: fakeIP,
                                                                   resolving: self.resolving))
         self.pipeline = observers.isEmpty ? self.answering : ObservedHandler(self.answering, observers: observers)
@@ -61,6 +67,9 @@ final class AnsweringSubsystem: Sendable {
 
     /// The cache in use now.
     var cache: DNSResponseCache? { self.state.withLock { $0.cache } }
+
+    /// Whether validation is on now.
+    var validating: Bool { self.state.withLock { $0.validator != nil } }
 
     /// The Redis tier, if any (for the start-up log line).
     var sharedCache: String { self.redis.map { "\($0.url)" } ?? "none" }
@@ -75,10 +84,13 @@ final class AnsweringSubsystem: Sendable {
                 state.cache = resized
             }
             state.config = config
+            // The reloader checked the anchor files; should one have gone since, the running anchors stay.
+            state.validator = config.dnssec == nil ? nil : ((try? ValidatorSetup.settings(for: config)) ?? state.validator)
             return state
         }
         self.resolving.replace(with: Self.resolvingPipeline(state, upstream: self.upstreams.current, redis: self.redis,
-                                                            group: self.group, logger: self.logger))
+                                                            validation: self.validation, group: self.group,
+                                                            logger: self.logger))
         self.rebuildAnswering()
     }
 
@@ -96,16 +108,23 @@ final class AnsweringSubsystem: Sendable {
                                deadlineShift: config.queryTimeout - self.stampedQueryTimeout)
     }
 
-    /// Cache, then upstreams: what every query ends in.
+    /// Cache, then validation when it is on, then upstreams: what every query ends in. The validator fetches DS
+    /// and DNSKEY sets through the same cache and upstreams.
     private static func resolvingPipeline(_ state: State, upstream: any Upstream, redis: RedisClient?,
-                                          group: any EventLoopGroup, logger: Logger) -> any DNSHandler {
+                                          validation: ValidationStatistics, group: any EventLoopGroup,
+                                          logger: Logger) -> any DNSHandler {
         var stages: [any DNSMiddleware] = []
         if let cache = state.cache {
             let shared = redis.map { SharedAnswers(tier: RedisCacheTier(client: $0), budget: state.config.cacheRedisTimeout) }
             stages.append(CacheMiddleware(cache: cache, group: group, shared: shared,
                                           refreshTimeout: state.config.queryTimeout))
         }
-        return DNSPipeline(middlewares: stages, terminal: ForwardingHandler(upstream: upstream, logger: logger))
+        let forwarder = ForwardingHandler(upstream: upstream, logger: logger)
+        guard let validator = state.validator else { return DNSPipeline(middlewares: stages, terminal: forwarder) }
+        let fetch = DNSPipeline(middlewares: stages, terminal: forwarder)
+        stages.append(DNSSECValidationMiddleware(settings: validator, fetch: fetch, statistics: validation,
+                                                 logger: logger))
+        return DNSPipeline(middlewares: stages, terminal: forwarder)
     }
 
     /// The policy's stages and the fake-IP stage (those that are on) in front of `resolving`.

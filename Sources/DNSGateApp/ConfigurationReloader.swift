@@ -76,6 +76,7 @@ actor ConfigurationReloader {
         do {
             config = try await self.load()
             changed = Self.changedKeys(from: self.current.withLock { $0 }, to: config)
+            _ = try ValidatorSetup.settings(for: config)
             // Unchanged upstream settings keep the upstreams and their open connections.
             if changed.contains(where: Self.concernsUpstreams) { upstream = try self.upstreams.build(config) }
             try await self.listeners.reload(config)

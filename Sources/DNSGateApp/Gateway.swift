@@ -39,7 +39,7 @@ final class Gateway: Sendable {
         self.interception = try InterceptionSubsystem(config: config, logger: logger)
         self.observability = try ObservabilitySubsystem(config: config, logger: logger)
         self.policy = PolicySubsystem(config: config, logger: logger)
-        self.answering = AnsweringSubsystem(config: config, upstreams: self.upstreams, policy: self.policy,
+        self.answering = try AnsweringSubsystem(config: config, upstreams: self.upstreams, policy: self.policy,
                                             fakeIP: self.interception.fakeIP,
                                             observers: self.observability.observers, group: group, logger: logger)
         self.listeners = try ListenerSubsystem(config: config, pipeline: self.answering.pipeline, group: group,
@@ -79,7 +79,8 @@ final class Gateway: Sendable {
                 MetricSources(version: Self.version, started: Date(), queries: queries,
                               currentCache: { answering.cache }, currentUpstreams: { upstreams.current.resolvers },
                               tun: interception.tunCounters, fakeIPPools: interception.fakeIP?.pools ?? [],
-                              proxy: interception.proxyStatistics, queryLog: queryLog)
+                              proxy: interception.proxyStatistics, queryLog: queryLog,
+                              dnssec: { answering.validating ? answering.validation : nil })
             },
             configuration: { reloader.current.withLock { $0 } },
             reload: { try await reloader.reload() }, probeLoop: group.next())

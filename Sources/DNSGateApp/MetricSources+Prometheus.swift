@@ -1,5 +1,6 @@
 import Admin
 import DNSCore
+import DNSSEC
 import DNSUpstream
 import FakeIP
 import Foundation
@@ -11,7 +12,7 @@ import TUNResponder
 extension MetricSources {
     func metricFamilies() -> [MetricFamily] {
         var families = self.processFamilies() + self.queryFamilies() + self.upstreamFamilies()
-        families += self.cacheFamilies() + self.tunFamilies() + self.fakeIPFamilies()
+        families += self.cacheFamilies() + self.tunFamilies() + self.fakeIPFamilies() + self.dnssecFamilies()
         if let log = self.queryLog {
             families.append(Self.counter("dnsgate_query_log_dropped_total",
                                          "Query log lines dropped because the writer fell behind.",
@@ -60,6 +61,26 @@ extension MetricSources {
                          }),
             MetricFamily(name: "dnsgate_request_duration_seconds", help: "Time from query to answer, by transport.",
                          kind: .histogram, samples: latency),
+        ]
+    }
+
+    /// Validation's verdicts, bogus reasons, DO-blind upstream answers and time, when validation is on.
+    private func dnssecFamilies() -> [MetricFamily] {
+        guard let validation = self.dnssec() else { return [] }
+        return [
+            Self.counter("dnsgate_dnssec_answers_total", "Validated answers by DNSSEC state.",
+                         DNSSECStatus.allCases.map {
+                             .init(labels: [("state", $0.rawValue)], value: Double(validation.answers($0)))
+                         }),
+            Self.counter("dnsgate_dnssec_bogus_total", "Bogus answers by reason.", BogusReason.allCases.map {
+                .init(labels: [("reason", $0.rawValue)], value: Double(validation.bogus($0)))
+            }),
+            Self.counter("dnsgate_dnssec_unsigned_upstream_answers_total",
+                         "Upstream answers to DO queries without the DO bit or without the RRSIGs of a DNSKEY set.",
+                         [.init(value: Double(validation.unsignedUpstreamAnswers))]),
+            MetricFamily(name: "dnsgate_dnssec_validation_duration_seconds",
+                         help: "Time from an upstream answer to its verdict, DS and DNSKEY fetches included.",
+                         kind: .histogram, samples: Self.histogramSamples(validation.latency.snapshot, labels: [])),
         ]
     }
 

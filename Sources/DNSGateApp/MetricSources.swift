@@ -1,6 +1,7 @@
 import Admin
 import DNSCache
 import DNSCore
+import DNSSEC
 import DNSUpstream
 import FakeIP
 import Foundation
@@ -28,6 +29,8 @@ struct MetricSources: Sendable {
     let proxy: ConnectionJournal.Statistics?
     /// The query log, when it is on.
     let queryLog: QueryLog?
+    /// Validation's statistics, when validation is on now.
+    let dnssec: @Sendable () -> ValidationStatistics?
 
     /// `up` after an answer with no failure since, `down` after a failure with no answer since, else `unknown`.
     /// `down` (no client traffic until its back-off ends), `failing` (failed since its last answer, not yet

@@ -19,6 +19,7 @@ final class QueryLog: QueryObserver {
         var rcode: UInt8
         var origin: DNSResponse.Origin
         var upstream: String?
+        var dnssec: DNSSECStatus?
         var latencyMicroseconds: Int64
     }
 
@@ -43,7 +44,7 @@ final class QueryLog: QueryObserver {
         let record = Record(
             time: WallClock.milliseconds(), client: request.metadata.client, transport: request.metadata.transport,
             name: request.question.name, type: request.question.type, rcode: response.isSilent ? 255 : rcode ?? 2,
-            origin: response.origin, upstream: response.upstream, latencyMicroseconds: (NIODeadline.now() - start).nanoseconds / 1000)
+            origin: response.origin, upstream: response.upstream, dnssec: response.dnssec, latencyMicroseconds: (NIODeadline.now() - start).nanoseconds / 1000)
         let queued = self.queue.withLock { queue in
             guard queue.count < self.capacity else { return false }
             queue.append(record)
@@ -82,7 +83,8 @@ final class QueryLog: QueryObserver {
         return "{\"time\":\"\(time.formatted(Self.timeFormat))\",\"client\":\(client),"
             + "\"transport\":\"\(record.transport.rawValue)\",\"name\":\(Self.quoted(record.name.description)),"
             + "\"type\":\"\(record.type)\",\"rcode\":\"\(rcode)\",\"source\":\"\(record.origin.rawValue)\","
-            + "\"upstream\":\(record.upstream.map(Self.quoted) ?? "null"),\"latency_us\":\(record.latencyMicroseconds)}\n"
+            + "\"upstream\":\(record.upstream.map(Self.quoted) ?? "null"),"
+            + "\"dnssec\":\(record.dnssec.map { "\"\($0.rawValue)\"" } ?? "null"),\"latency_us\":\(record.latencyMicroseconds)}\n"
     }
 
     private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

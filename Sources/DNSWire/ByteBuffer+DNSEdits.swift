@@ -18,6 +18,13 @@ extension ByteBuffer {
         self.setInteger(flags, at: self.readerIndex + 2)
     }
 
+    /// Clears the single-bit flags of `mask`, leaving the others as they are. Does nothing to a message shorter
+    /// than a header.
+    public mutating func clearDNSFlagBits(_ mask: UInt16) {
+        guard let flags = self.getInteger(at: self.readerIndex + 2, as: UInt16.self) else { return }
+        self.setInteger(flags & ~mask, at: self.readerIndex + 2)
+    }
+
     /// Sets the single-bit flags of `mask` (``DNSHeader/Flag``), leaving the others as they are. Does nothing to a
     /// message shorter than a header.
     public mutating func setDNSFlagBits(_ mask: UInt16) {

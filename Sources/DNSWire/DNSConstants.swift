@@ -14,13 +14,20 @@ public struct DNSType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let aaaa = DNSType(28)
     public static let srv = DNSType(33)
     public static let opt = DNSType(41)
+    public static let dname = DNSType(39)
+    public static let ds = DNSType(43)
+    public static let rrsig = DNSType(46)
+    public static let nsec = DNSType(47)
+    public static let dnskey = DNSType(48)
+    public static let nsec3 = DNSType(50)
+    public static let nsec3param = DNSType(51)
     public static let https = DNSType(65)
     public static let hinfo = DNSType(13)
     public static let any = DNSType(255)
 
     private static let names: [UInt16: String] = [
-        1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 41: "OPT",
-        65: "HTTPS", 255: "ANY",
+        1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 39: "DNAME", 41: "OPT",
+        43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3", 51: "NSEC3PARAM", 65: "HTTPS", 255: "ANY",
     ]
 
     /// The mnemonic, or `TYPEnnn` (RFC 3597) for a type without one.
@@ -98,6 +105,13 @@ public struct DNSExtendedErrorCode: RawRepresentable, Hashable, Sendable {
 
     public static let other = DNSExtendedErrorCode(rawValue: 0)
     public static let staleAnswer = DNSExtendedErrorCode(rawValue: 3)
+    /// DNSSEC validation: the answer failed validation for a reason none of the codes below names.
+    public static let dnssecBogus = DNSExtendedErrorCode(rawValue: 6)
+    public static let signatureExpired = DNSExtendedErrorCode(rawValue: 7)
+    public static let signatureNotYetValid = DNSExtendedErrorCode(rawValue: 8)
+    public static let dnskeyMissing = DNSExtendedErrorCode(rawValue: 9)
+    public static let rrsigsMissing = DNSExtendedErrorCode(rawValue: 10)
+    public static let nsecMissing = DNSExtendedErrorCode(rawValue: 12)
     public static let blocked = DNSExtendedErrorCode(rawValue: 15)
     public static let notSupported = DNSExtendedErrorCode(rawValue: 21)
     public static let prohibited = DNSExtendedErrorCode(rawValue: 18)

@@ -89,6 +89,7 @@ import Testing
             "fakeip.socks5.server": "socks5://127.0.0.1:1080", "fakeip.socks5.domains": "example.com",
             "cache.redis": "redis://127.0.0.1:6379", "rate_limit.qps": "100",
             "blocking.sources": "/etc/dnsgate/blocklist.txt", "query_log.path": "/var/log/dnsgate/queries.log",
+            "dnssec.validate": "true",
         ]
         let reported = KeyRecorder()
         let reader = ConfigReader(providers: [InMemoryProvider(values: everyMode),
