@@ -180,6 +180,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend", .product(name: "NIOHTTP1", package: "swift-nio")]
                         + handlerTestDependencies),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", nioPosix, logging,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs dnsgate's whole test suite on a fresh Debian machine: installs SQLite's headers and the real servers and
-# clients the integration tests drive (knot, dnsdist, redis-server, Dante, kdig, dnsperf, ping, nft, Python for
+# clients the integration tests drive (knot, dnsdist, redis-server, Dante, kdig, dnsperf, ping, nft, ldns's zone
+# signer for the DNSSEC tests' private hierarchy, Python for
 # echo servers and the Helm chart check, openssl, curl, Prometheus, headless Chromium for the dashboard), builds,
 # and runs every unit and integration test.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source scripts/apt-install.sh
 
-apt_install libsqlite3-dev libssl-dev knot knot-dnsutils knot-resolver unbound dnsdist dnsperf redis-server openssl ca-certificates iproute2 \
+apt_install libsqlite3-dev libssl-dev knot knot-dnsutils knot-resolver unbound ldnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 \
     iputils-ping nftables dante-server python3 python3-yaml curl prometheus chromium \
     buildah podman runc
 

@@ -150,28 +150,8 @@ final class TestUpstream: @unchecked Sendable {
 
     private func writeConfigs() throws {
         let dir = self.directory
-        try """
-            server:
-                rundir: "\(dir)"
-                listen: 127.0.0.1@\(Self.knotPort)
-            log:
-              - target: stderr
-                any: notice
-            database:
-                storage: "\(dir)/knot-db"
-            control:
-                listen: "\(dir)/knot.sock"
-            template:
-              - id: default
-                global-module: mod-stats
-                storage: "\(dir)"
-                semantic-checks: off
-                journal-content: none
-                zonefile-sync: -1
-            zone:
-              - domain: \(Self.zone)
-                file: "\(dir)/zone"
-            """.write(toFile: dir + "/knot.conf", atomically: true, encoding: .utf8)
+        try knotConfiguration(directory: dir, port: Self.knotPort, zones: [(Self.zone, dir + "/zone")])
+            .write(toFile: dir + "/knot.conf", atomically: true, encoding: .utf8)
         try """
             setSecurityPollSuffix("")
             addTLSLocal("127.0.0.1:\(Self.tlsPort)", "\(dir)/upstream.pem", "\(dir)/upstream.key",

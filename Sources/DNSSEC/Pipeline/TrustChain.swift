@@ -1,6 +1,6 @@
 import DNSCore
-public import DNSWire
-public import NIOCore
+import DNSWire
+import NIOCore
 import Synchronization
 
 /// What dnsgate knows of the zones between the trust anchors and the names it validates: each zone's proven keys,
@@ -89,11 +89,6 @@ final class TrustChain: Sendable {
             }
         }
         return .bogus(.bogus)
-    }
-
-    /// Forgets everything (a reload with other anchors builds a new chain instead).
-    func removeAll() {
-        self.store.withLock { $0.removeAll() }
     }
 
     private func step(toward name: DNSName) -> Step {
