@@ -89,7 +89,12 @@ extension IntegrationSuite {
                     #expect(ours?.raw.contains("EDE: \(ede) ") == true, "\(item) \(ours?.raw ?? "")")
                 }
                 if item.status == "NOERROR", item.type == "A" {
-                    #expect(ours?.answers == unbound?.answers, "\(item)")
+                    // The same records; TTLs differ by the second the caches held them.
+                    func records(_ reply: Kdig.Reply?) -> [String] {
+                        (reply?.answers ?? []).map { $0.split(separator: " ").enumerated().filter { $0.offset != 1 }
+                            .map(\.element).joined(separator: " ") }
+                    }
+                    #expect(records(ours) == records(unbound), "\(item)")
                 }
             }
         }
