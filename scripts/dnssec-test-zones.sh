@@ -5,6 +5,8 @@
 # RRSIG, a DS matching no key, a signature by a key outside the DNSKEY set, stripped NSEC proofs, an unknown DS
 # algorithm, NSEC3 iterations over RFC 9276's limit). Keys are made fresh each run with ldns-keygen.
 #   scripts/dnssec-test-zones.sh DIR
+#   HOSTS=100000 scripts/dnssec-test-zones.sh DIR   (also h000000 ... A records in ecdsa.test (ECDSA P-256) and
+#                                                    rsasha512.test (RSA 2048), for benchmarks)
 # writes DIR/zones/*.zone (signed where meant to be), DIR/zones.list (one "zone file" per line for knot) and
 # DIR/anchor.ds (the private root's DS, the trust anchor).
 set -euo pipefail
@@ -80,6 +82,9 @@ ZONE
     case $kind in
         extra) cat >> "$file" ;;
     esac
+    if [[ ($name == ecdsa || $name == rsasha512) && -n ${HOSTS:-} ]]; then
+        awk -v n="$HOSTS" 'BEGIN { for (i = 0; i < n; i++) printf "h%06d A 198.18.%d.%d\n", i, int(i / 256) % 256, i % 256 }' >> "$file"
+    fi
     sign "$name.test." "$file" "$ksk" -- "${valid[@]}" "$@"
     serve "$name.test." "$file.signed"
     delegate "$test_zone" "$name.test." "$(ds "$ksk")"

@@ -7,19 +7,44 @@ extension DNSName {
     }
 
     /// How many labels the name has, not counting the root label.
-    public var labelCount: Int { self.labels.count }
+    public var labelCount: Int {
+        var count = 0
+        var offset = 0
+        let wire = self.wire
+        while offset < wire.count, wire[offset] != 0 {
+            count += 1
+            offset += 1 + Int(wire[offset])
+        }
+        return count
+    }
+
+    /// Where the name made of the last `count` labels starts in ``wire``.
+    private func offset(ofLast count: Int) -> Int {
+        var skip = self.labelCount - count
+        var offset = 0
+        while skip > 0 {
+            offset += 1 + Int(self.wire[offset])
+            skip -= 1
+        }
+        return offset
+    }
 
     /// Whether this name is `other` or below it.
     public func isSubdomain(of other: DNSName) -> Bool {
-        let mine = self.labels
-        let theirs = other.labels
-        guard mine.count >= theirs.count else { return false }
-        return zip(mine.suffix(theirs.count), theirs).allSatisfy { Self.sameLabel($0, $1) }
+        let theirs = other.labelCount
+        guard self.labelCount >= theirs else { return false }
+        let start = self.offset(ofLast: theirs)
+        let mine = self.wire
+        let wire = other.wire
+        guard mine.count - start == wire.count else { return false }
+        for index in wire.indices where Self.lower(mine[start + index]) != Self.lower(wire[index]) { return false }
+        return true
     }
 
     /// The name made of this name's last `count` labels (the root for 0).
     public func suffix(labels count: Int) -> DNSName {
-        DNSName(labels: Array(self.labels.suffix(count)))
+        let start = self.offset(ofLast: max(0, min(count, self.labelCount)))
+        return DNSName(wire: Array(self.wire[start...])) ?? .root
     }
 
     /// `label` put in front of this name, or nil when the result would be too long.
@@ -67,16 +92,6 @@ extension DNSName {
         }
         if left.count != right.count { return left.count < right.count ? -1 : 1 }
         return 0
-    }
-
-    init(labels: [ArraySlice<UInt8>]) {
-        var wire: [UInt8] = []
-        for label in labels {
-            wire.append(UInt8(label.count))
-            wire.append(contentsOf: label)
-        }
-        wire.append(0)
-        self = DNSName(wire: wire) ?? .root
     }
 
     private static func sameLabel(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {

@@ -16,38 +16,64 @@ public enum DNSSECAlgorithm {
     public static func isSupported(_ algorithm: UInt8) -> Bool {
         [rsaSHA256, rsaSHA512, ecdsaP256SHA256, ecdsaP384SHA384, ed25519].contains(algorithm)
     }
+}
 
-    /// Whether `signature` over `data` verifies with `key` (whose algorithm says how). False for malformed keys and
-    /// signatures and for unsupported algorithms.
-    public static func verify(signature: [UInt8], data: [UInt8], key: DNSKEYRecord) -> Bool {
-        do {
-            switch key.algorithm {
-            case rsaSHA256, rsaSHA512:
-                guard let spki = RSAPublicKeyDER.subjectPublicKeyInfo(dnskey: key.publicKey) else { return false }
-                let publicKey = try _RSA.Signing.PublicKey(unsafeDERRepresentation: spki)
-                let rsaSignature = _RSA.Signing.RSASignature(rawRepresentation: signature)
-                return key.algorithm == rsaSHA256
-                    ? publicKey.isValidSignature(rsaSignature, for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5)
-                    : publicKey.isValidSignature(rsaSignature, for: SHA512.hash(data: data), padding: .insecurePKCS1v1_5)
-            case ecdsaP256SHA256:
-                guard key.publicKey.count == 64, signature.count == 64 else { return false }
-                let publicKey = try P256.Signing.PublicKey(rawRepresentation: key.publicKey)
-                return publicKey.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature),
-                                                  for: SHA256.hash(data: data))
-            case ecdsaP384SHA384:
-                guard key.publicKey.count == 96, signature.count == 96 else { return false }
-                let publicKey = try P384.Signing.PublicKey(rawRepresentation: key.publicKey)
-                return publicKey.isValidSignature(try P384.Signing.ECDSASignature(rawRepresentation: signature),
-                                                  for: SHA384.hash(data: data))
-            case ed25519:
-                guard key.publicKey.count == 32, signature.count == 64 else { return false }
-                return try Curve25519.Signing.PublicKey(rawRepresentation: key.publicKey)
-                    .isValidSignature(signature, for: data)
-            default:
-                return false
+/// A DNSKEY's public key parsed for its algorithm.
+final class SignatureVerifier: Sendable {
+    private enum Key {
+        case rsa(_RSA.Signing.PublicKey, sha512: Bool)
+        case p256(P256.Signing.PublicKey)
+        case p384(P384.Signing.PublicKey)
+        case ed25519(Curve25519.Signing.PublicKey)
+    }
+
+    private let key: Key
+
+    /// Nil for an algorithm dnsgate does not check, or a key that does not parse.
+    init?(algorithm: UInt8, publicKey: [UInt8]) {
+        switch algorithm {
+        case DNSSECAlgorithm.rsaSHA256, DNSSECAlgorithm.rsaSHA512:
+            guard let spki = RSAPublicKeyDER.subjectPublicKeyInfo(dnskey: publicKey),
+                  let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: spki)
+            else { return nil }
+            self.key = .rsa(key, sha512: algorithm == DNSSECAlgorithm.rsaSHA512)
+        case DNSSECAlgorithm.ecdsaP256SHA256:
+            guard publicKey.count == 64, let key = try? P256.Signing.PublicKey(rawRepresentation: publicKey) else {
+                return nil
             }
-        } catch {
-            return false
+            self.key = .p256(key)
+        case DNSSECAlgorithm.ecdsaP384SHA384:
+            guard publicKey.count == 96, let key = try? P384.Signing.PublicKey(rawRepresentation: publicKey) else {
+                return nil
+            }
+            self.key = .p384(key)
+        case DNSSECAlgorithm.ed25519:
+            guard publicKey.count == 32, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
+            else { return nil }
+            self.key = .ed25519(key)
+        default:
+            return nil
+        }
+    }
+
+    /// Whether `signature` over `data` verifies; false for a malformed signature.
+    func verify(signature: [UInt8], data: [UInt8]) -> Bool {
+        switch self.key {
+        case .rsa(let key, let sha512):
+            let rsaSignature = _RSA.Signing.RSASignature(rawRepresentation: signature)
+            return sha512
+                ? key.isValidSignature(rsaSignature, for: SHA512.hash(data: data), padding: .insecurePKCS1v1_5)
+                : key.isValidSignature(rsaSignature, for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5)
+        case .p256(let key):
+            guard signature.count == 64, let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature)
+            else { return false }
+            return key.isValidSignature(parsed, for: SHA256.hash(data: data))
+        case .p384(let key):
+            guard signature.count == 96, let parsed = try? P384.Signing.ECDSASignature(rawRepresentation: signature)
+            else { return false }
+            return key.isValidSignature(parsed, for: SHA384.hash(data: data))
+        case .ed25519(let key):
+            return signature.count == 64 && key.isValidSignature(signature, for: data)
         }
     }
 }

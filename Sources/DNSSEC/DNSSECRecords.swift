@@ -1,6 +1,6 @@
 public import DNSWire
 
-/// A DNSKEY record's RDATA (RFC 4034 §2).
+/// A DNSKEY record's RDATA (RFC 4034 §2), with its public key parsed once for all the signatures it checks.
 public struct DNSKEYRecord: Hashable, Sendable {
     public let flags: UInt16
     public let `protocol`: UInt8
@@ -8,6 +8,8 @@ public struct DNSKEYRecord: Hashable, Sendable {
     public let publicKey: [UInt8]
     /// The RDATA as received, which DS digests cover.
     public let rdata: [UInt8]
+    /// The key ready to verify with, or nil for an unsupported algorithm or a malformed key.
+    let verifier: SignatureVerifier?
 
     public init?(rdata: [UInt8]) {
         guard rdata.count > 4 else { return nil }
@@ -16,7 +18,12 @@ public struct DNSKEYRecord: Hashable, Sendable {
         self.algorithm = rdata[3]
         self.publicKey = Array(rdata[4...])
         self.rdata = rdata
+        self.verifier = SignatureVerifier(algorithm: self.algorithm, publicKey: self.publicKey)
     }
+
+    public static func == (lhs: DNSKEYRecord, rhs: DNSKEYRecord) -> Bool { lhs.rdata == rhs.rdata }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.rdata) }
 
     /// The Zone Key flag (bit 7): only zone keys sign zone data.
     public var isZoneKey: Bool { self.flags & 0x0100 != 0 }

@@ -47,9 +47,7 @@ public struct SignatureChecker: Sendable {
                 continue
             }
             let data = set.signedData(signature)
-            if candidates.contains(where: {
-                DNSSECAlgorithm.verify(signature: signature.signature, data: data, key: $0)
-            }) {
+            if candidates.contains(where: { $0.verifier?.verify(signature: signature.signature, data: data) == true }) {
                 return .success(signature)
             }
             note(.bogus)
