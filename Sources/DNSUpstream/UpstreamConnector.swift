@@ -159,6 +159,8 @@ struct StreamConnector: UpstreamConnector {
 
 /// Connected UDP sockets.
 struct DatagramConnector: UpstreamConnector {
+    /// SO_RCVBUF of each socket: room for a connection's answers in flight (the kernel doubles it for bookkeeping).
+    static let receiveBufferSize = 1 << 20
     let address: UpstreamAddress
     let options: UpstreamConnectionOptions
     let statistics: UpstreamStatistics
@@ -171,6 +173,9 @@ struct DatagramConnector: UpstreamConnector {
         let statistics = self.statistics
         let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.recvAllocator, value: DatagramSize.wholeDatagrams)
+            // Answers to a burst of queries arrive together; the default 208 KiB holds fewer than a hundred large
+            // ones (DNSSEC answers run to 1,232 bytes) and the kernel drops the rest. Linux caps this at rmem_max.
+            .channelOption(.socketOption(.so_rcvbuf), value: Self.receiveBufferSize)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
