@@ -10,13 +10,13 @@ extension CachedAnswer {
                          allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         let clientHasOPT = request.view.opt != nil
         let keepsOPT = self.optOffset != nil && clientHasOPT
-        let message = self.message
-        let length = (self.optOffset != nil && !clientHasOPT) ? (self.optOffset ?? 0) : message.readableBytes
+        let length = (self.optOffset != nil && !clientHasOPT) ? (self.optOffset ?? 0) : self.messageLength
         var out = allocator.buffer(capacity: length + 17)
-        if let body = message.getSlice(at: message.readerIndex, length: length) {
-            out.writeImmutableBuffer(body)
+        // Stored messages have at least a header: the flags are always there.
+        let flags = self.withBytes { bytes in
+            out.writeBytes(UnsafeBufferPointer(rebasing: bytes.prefix(length)))
+            return UInt16(bytes[2]) << 8 | UInt16(bytes[3])
         }
-        let flags = message.getInteger(at: message.readerIndex + 2, as: UInt16.self) ?? 0
         out.setDNSMessageID(request.id)
         // AD only for clients that set DO or AD (RFC 6840 §5.8); the stored copy keeps it for those that do.
         let clientFlags = request.view.header.flags
