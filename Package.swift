@@ -180,7 +180,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
-        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", nioPosix, logging,
+                                                    .product(name: "Crypto", package: "swift-crypto")]
+                        + handlerTestDependencies),
         .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend", .product(name: "NIOHTTP1", package: "swift-nio")]
                         + handlerTestDependencies),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", nioPosix, logging,

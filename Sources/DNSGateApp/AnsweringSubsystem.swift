@@ -122,8 +122,11 @@ final class AnsweringSubsystem: Sendable {
         let forwarder = ForwardingHandler(upstream: upstream, logger: logger)
         guard let validator = state.validator else { return DNSPipeline(middlewares: stages, terminal: forwarder) }
         let fetch = DNSPipeline(middlewares: stages, terminal: forwarder)
-        stages.append(DNSSECValidationMiddleware(settings: validator, fetch: fetch, statistics: validation,
-                                                 logger: logger))
+        let resolvers = upstream.resolvers
+        stages.append(DNSSECValidationMiddleware(
+            settings: validator, fetch: fetch, statistics: validation,
+            onUnsignedUpstream: { name in resolvers.first { $0.description == name }?.noteMissingDNSSEC() },
+            logger: logger))
         return DNSPipeline(middlewares: stages, terminal: forwarder)
     }
 

@@ -1,3 +1,4 @@
+import Atomics
 import DNSWire
 public import Logging
 public import NIOCore
@@ -115,13 +116,24 @@ public final class ResolverUpstream: Upstream {
 
     public var description: String { self.address.description }
 
-    /// What dnsgate changed in how it talks to this upstream because of how the upstream behaved, for the admin
-    /// API: `alpn=off` (a DoT server that refused ALPN `dot`), `method=get` (a DoH server that reset POST streams).
+    /// Set once this upstream has been seen to drop DNSSEC data (``noteMissingDNSSEC()``).
+    private let missingDNSSEC = ManagedAtomic(false)
+
+    /// What dnsgate changed in how it talks to this upstream, or found wrong with it, because of how the upstream
+    /// behaved, for the admin API: `alpn=off` (a DoT server that refused ALPN `dot`), `method=get` (a DoH server
+    /// that reset POST streams), `dnssec=missing` (answers to DO queries without the DO bit or without signatures,
+    /// which validation fails).
     public var adjustments: [String] {
         var adjustments: [String] = []
         if self.alpnFallback?.isActive == true { adjustments.append("alpn=off") }
         if self.method?.switchedToGET == true { adjustments.append("method=get") }
+        if self.missingDNSSEC.load(ordering: .relaxed) { adjustments.append("dnssec=missing") }
         return adjustments
+    }
+
+    /// Records that this upstream answered a DO query without the DO bit or sent a DNSKEY set without signatures.
+    public func noteMissingDNSSEC() {
+        self.missingDNSSEC.store(true, ordering: .relaxed)
     }
 
     /// The TLS context of an encrypted upstream: certificate checks as `authentication` says, ALPN `alpn`, and the

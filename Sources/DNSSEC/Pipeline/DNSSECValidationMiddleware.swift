@@ -36,6 +36,7 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
     private let chain: TrustChain
     private let fetch: any DNSHandler
     private let clock: @Sendable () -> Int64
+    private let onUnsignedUpstream: @Sendable (String) -> Void
     private let logger: Logger
     /// Upstreams already reported for failing DNSSEC, so that the log says it once per upstream.
     private let reportedUpstreams = Mutex<Set<String>>([])
@@ -49,14 +50,18 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
     /// - Parameters:
     ///   - fetch: answers the DS and DNSKEY queries the chain needs (the cache and upstreams, without this stage).
     ///   - clock: seconds since 1970, for signature windows.
+    ///   - onUnsignedUpstream: told the name of an upstream that answered a DO query without the DO bit or sent a
+    ///     DNSKEY set without signatures (to mark it in the upstreams' health view).
     public init(settings: ValidatorSettings, fetch: any DNSHandler, statistics: ValidationStatistics,
-                clock: @escaping @Sendable () -> Int64 = WallClock.seconds, logger: Logger) {
+                clock: @escaping @Sendable () -> Int64 = WallClock.seconds,
+                onUnsignedUpstream: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger) {
         self.settings = settings
         self.chain = TrustChain(anchors: settings.anchors, exemptions: settings.exemptions,
                                 bogusTTL: settings.bogusTTL)
         self.fetch = fetch
         self.statistics = statistics
         self.clock = clock
+        self.onUnsignedUpstream = onUnsignedUpstream
         self.logger = logger
     }
 
@@ -220,6 +225,7 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
 
     private func noteUnsignedUpstream(_ upstream: String?, why: String) {
         self.statistics.countUnsignedUpstreamAnswer()
+        if let upstream { self.onUnsignedUpstream(upstream) }
         guard self.reportedUpstreams.withLock({ $0.insert(upstream ?? "?").inserted }) else { return }
         self.logger.warning("upstream fails DNSSEC: validation fails closed for what it answers",
                             metadata: ["upstream": "\(upstream ?? "?")", "problem": "\(why)"])
