@@ -41,14 +41,30 @@ extension IntegrationSuite {
             Case(name: "www.dname.ecdsa.test", type: "A", status: "NOERROR", secure: true),
             Case(name: "ecdsa.test", type: "DNSKEY", status: "NOERROR", secure: true),
             Case(name: "ecdsa.test", type: "DS", status: "NOERROR", secure: true),
-            // Insecure: opt-out, an unsigned delegation, chains into and out of it, an unknown DS algorithm,
-            // NSEC3 iterations over the limit.
+            Case(name: ".", type: "DNSKEY", status: "NOERROR", secure: true),
+            Case(name: "test.", type: "SOA", status: "NOERROR", secure: true),
+            Case(name: "www.ecdsa.test", type: "TXT", status: "NOERROR", secure: true),
+            Case(name: "x.wild.ecdsa.test", type: "AAAA", status: "NOERROR", secure: true),
+            Case(name: "x.wild.nsec3.test", type: "AAAA", status: "NOERROR", secure: true),
+            Case(name: "a.b.nsec3.test", type: "A", status: "NOERROR", secure: true),
+            Case(name: "nx.p384.test", type: "A", status: "NXDOMAIN", secure: true),
+            Case(name: "nx.ed.test", type: "A", status: "NXDOMAIN", secure: true),
+            Case(name: "nx.rsa.test", type: "A", status: "NXDOMAIN", secure: true),
+            // The absence of a DS for an unsigned delegation is itself proven, in an opt-out zone too when the
+            // delegation has an NSEC3 of its own.
+            Case(name: "insecure.test", type: "DS", status: "NOERROR", secure: true),
+            Case(name: "sub.optout.test", type: "DS", status: "NOERROR", secure: true),
+            Case(name: "nx.test", type: "A", status: "NXDOMAIN", secure: true),
+            // Insecure: opt-out (a delegation below it, a name its span could hide), an unsigned delegation, chains
+            // into and out of it, an unknown DS algorithm, NSEC3 iterations over the limit.
             Case(name: "www.sub.optout.test", type: "A", status: "NOERROR", secure: false),
             Case(name: "www.insecure.test", type: "A", status: "NOERROR", secure: false),
             Case(name: "cname.ecdsa.test", type: "A", status: "NOERROR", secure: false),
             Case(name: "back.insecure.test", type: "A", status: "NOERROR", secure: false),
             Case(name: "www.unknownalg.test", type: "A", status: "NOERROR", secure: false),
             Case(name: "nx.iter.test", type: "A", status: "NXDOMAIN", secure: false),
+            Case(name: "nx.insecure.test", type: "A", status: "NXDOMAIN", secure: false),
+            Case(name: "nx.optout.test", type: "A", status: "NXDOMAIN", secure: false),
             // Bogus, each for its own reason.
             Case(name: "www.expired.test", type: "A", status: "SERVFAIL", secure: false, ede: 7),
             Case(name: "www.future.test", type: "A", status: "SERVFAIL", secure: false, ede: 8),
