@@ -1,13 +1,13 @@
-public import DNSWire
+import DNSWire
 
 extension DNSName {
     /// The name with ASCII letters lowercased (RFC 4034 §6.2): the form signatures, digests and NSEC3 hashes cover.
-    public var canonical: DNSName {
+    var canonical: DNSName {
         DNSName(wire: self.wire.map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 | 0x20 : $0 }) ?? self
     }
 
     /// How many labels the name has, not counting the root label.
-    public var labelCount: Int {
+    var labelCount: Int {
         var count = 0
         var offset = 0
         let wire = self.wire
@@ -30,7 +30,7 @@ extension DNSName {
     }
 
     /// Whether this name is `other` or below it.
-    public func isSubdomain(of other: DNSName) -> Bool {
+    func isSubdomain(of other: DNSName) -> Bool {
         let theirs = other.labelCount
         guard self.labelCount >= theirs else { return false }
         let start = self.offset(ofLast: theirs)
@@ -42,25 +42,25 @@ extension DNSName {
     }
 
     /// The name made of this name's last `count` labels (the root for 0).
-    public func suffix(labels count: Int) -> DNSName {
+    func suffix(labels count: Int) -> DNSName {
         let start = self.offset(ofLast: max(0, min(count, self.labelCount)))
         return DNSName(wire: Array(self.wire[start...])) ?? .root
     }
 
     /// `label` put in front of this name, or nil when the result would be too long.
-    public func prepending(_ label: some Collection<UInt8>) -> DNSName? {
+    func prepending(_ label: some Collection<UInt8>) -> DNSName? {
         guard !label.isEmpty, label.count <= 63 else { return nil }
         return DNSName(wire: [UInt8(label.count)] + label + self.wire)
     }
 
     /// `*.` followed by this name: the wildcard that could stand for names below it.
-    public var wildcard: DNSName? { self.prepending([UInt8(ascii: "*")]) }
+    var wildcard: DNSName? { self.prepending([UInt8(ascii: "*")]) }
 
     /// Whether the first label is `*`.
-    public var isWildcard: Bool { self.wire.count >= 2 && self.wire[0] == 1 && self.wire[1] == UInt8(ascii: "*") }
+    var isWildcard: Bool { self.wire.count >= 2 && self.wire[0] == 1 && self.wire[1] == UInt8(ascii: "*") }
 
     /// The longest name that both names are at or below.
-    public func commonAncestor(with other: DNSName) -> DNSName {
+    func commonAncestor(with other: DNSName) -> DNSName {
         let mine = self.labels
         let theirs = other.labels
         var shared = 0
@@ -72,12 +72,12 @@ extension DNSName {
     }
 
     /// RFC 4034 §6.1 ordering: labels compared from the root down, each as lowercased octets.
-    public func canonicallyPrecedes(_ other: DNSName) -> Bool {
+    func canonicallyPrecedes(_ other: DNSName) -> Bool {
         Self.canonicalCompare(self, other) < 0
     }
 
     /// -1, 0 or 1 as `lhs` sorts before, with or after `rhs` in RFC 4034 §6.1 order.
-    public static func canonicalCompare(_ lhs: DNSName, _ rhs: DNSName) -> Int {
+    static func canonicalCompare(_ lhs: DNSName, _ rhs: DNSName) -> Int {
         let left = lhs.labels
         let right = rhs.labels
         for index in 0..<min(left.count, right.count) {

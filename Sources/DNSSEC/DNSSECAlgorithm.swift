@@ -1,19 +1,19 @@
 import Crypto
 import _CryptoExtras
-public import DNSWire
+import DNSWire
 
 /// The signature algorithms dnsgate validates (RFC 8624 §3.1's MUST and RECOMMENDED set): RSA/SHA-256 (8),
 /// RSA/SHA-512 (10), ECDSA P-256/SHA-256 (13), ECDSA P-384/SHA-384 (14) and Ed25519 (15). A zone signed only with
 /// anything else is treated as unsigned, never as bogus (RFC 4035 §5.2).
-public enum DNSSECAlgorithm {
-    public static let rsaSHA256: UInt8 = 8
-    public static let rsaSHA512: UInt8 = 10
-    public static let ecdsaP256SHA256: UInt8 = 13
-    public static let ecdsaP384SHA384: UInt8 = 14
-    public static let ed25519: UInt8 = 15
+enum DNSSECAlgorithm {
+    static let rsaSHA256: UInt8 = 8
+    static let rsaSHA512: UInt8 = 10
+    static let ecdsaP256SHA256: UInt8 = 13
+    static let ecdsaP384SHA384: UInt8 = 14
+    static let ed25519: UInt8 = 15
 
     /// Whether `algorithm` is one dnsgate checks.
-    public static func isSupported(_ algorithm: UInt8) -> Bool {
+    static func isSupported(_ algorithm: UInt8) -> Bool {
         [rsaSHA256, rsaSHA512, ecdsaP256SHA256, ecdsaP384SHA384, ed25519].contains(algorithm)
     }
 }
@@ -79,14 +79,14 @@ final class SignatureVerifier: Sendable {
 }
 
 /// DS digest types dnsgate checks: SHA-256 (2) and SHA-384 (4).
-public enum DSDigest {
-    public static let sha256: UInt8 = 2
-    public static let sha384: UInt8 = 4
+enum DSDigest {
+    static let sha256: UInt8 = 2
+    static let sha384: UInt8 = 4
 
-    public static func isSupported(_ type: UInt8) -> Bool { type == sha256 || type == sha384 }
+    static func isSupported(_ type: UInt8) -> Bool { type == sha256 || type == sha384 }
 
     /// The digest of `key` owned by `owner` (RFC 4034 §5.1.4), or nil for an unsupported type.
-    public static func digest(type: UInt8, owner: DNSName, key: DNSKEYRecord) -> [UInt8]? {
+    static func digest(type: UInt8, owner: DNSName, key: DNSKEYRecord) -> [UInt8]? {
         let input = owner.canonical.wire + key.rdata
         switch type {
         case sha256: return Array(SHA256.hash(data: input))

@@ -1,17 +1,17 @@
-public import DNSWire
+import DNSWire
 
 /// A DNSKEY record's RDATA (RFC 4034 §2), with its public key parsed once for all the signatures it checks.
-public struct DNSKEYRecord: Hashable, Sendable {
-    public let flags: UInt16
-    public let `protocol`: UInt8
-    public let algorithm: UInt8
-    public let publicKey: [UInt8]
+struct DNSKEYRecord: Hashable, Sendable {
+    let flags: UInt16
+    let `protocol`: UInt8
+    let algorithm: UInt8
+    let publicKey: [UInt8]
     /// The RDATA as received, which DS digests cover.
-    public let rdata: [UInt8]
+    let rdata: [UInt8]
     /// The key ready to verify with, or nil for an unsupported algorithm or a malformed key.
     let verifier: SignatureVerifier?
 
-    public init?(rdata: [UInt8]) {
+    init?(rdata: [UInt8]) {
         guard rdata.count > 4 else { return nil }
         self.flags = UInt16(rdata[0]) << 8 | UInt16(rdata[1])
         self.protocol = rdata[2]
@@ -21,17 +21,17 @@ public struct DNSKEYRecord: Hashable, Sendable {
         self.verifier = SignatureVerifier(algorithm: self.algorithm, publicKey: self.publicKey)
     }
 
-    public static func == (lhs: DNSKEYRecord, rhs: DNSKEYRecord) -> Bool { lhs.rdata == rhs.rdata }
+    static func == (lhs: DNSKEYRecord, rhs: DNSKEYRecord) -> Bool { lhs.rdata == rhs.rdata }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(self.rdata) }
+    func hash(into hasher: inout Hasher) { hasher.combine(self.rdata) }
 
     /// The Zone Key flag (bit 7): only zone keys sign zone data.
-    public var isZoneKey: Bool { self.flags & 0x0100 != 0 }
+    var isZoneKey: Bool { self.flags & 0x0100 != 0 }
     /// The REVOKE flag (RFC 5011): a revoked key validates nothing.
-    public var isRevoked: Bool { self.flags & 0x0080 != 0 }
+    var isRevoked: Bool { self.flags & 0x0080 != 0 }
 
     /// The key tag (RFC 4034 Appendix B).
-    public var keyTag: UInt16 {
+    var keyTag: UInt16 {
         var accumulator: UInt32 = 0
         for (index, byte) in self.rdata.enumerated() {
             accumulator += index & 1 == 0 ? UInt32(byte) << 8 : UInt32(byte)
@@ -42,13 +42,13 @@ public struct DNSKEYRecord: Hashable, Sendable {
 }
 
 /// A DS record's RDATA (RFC 4034 §5).
-public struct DSRecord: Hashable, Sendable {
-    public let keyTag: UInt16
-    public let algorithm: UInt8
-    public let digestType: UInt8
-    public let digest: [UInt8]
+struct DSRecord: Hashable, Sendable {
+    let keyTag: UInt16
+    let algorithm: UInt8
+    let digestType: UInt8
+    let digest: [UInt8]
 
-    public init?(rdata: [UInt8]) {
+    init?(rdata: [UInt8]) {
         guard rdata.count > 4 else { return nil }
         self.keyTag = UInt16(rdata[0]) << 8 | UInt16(rdata[1])
         self.algorithm = rdata[2]
@@ -56,7 +56,7 @@ public struct DSRecord: Hashable, Sendable {
         self.digest = Array(rdata[4...])
     }
 
-    public init(keyTag: UInt16, algorithm: UInt8, digestType: UInt8, digest: [UInt8]) {
+    init(keyTag: UInt16, algorithm: UInt8, digestType: UInt8, digest: [UInt8]) {
         self.keyTag = keyTag
         self.algorithm = algorithm
         self.digestType = digestType
@@ -64,32 +64,32 @@ public struct DSRecord: Hashable, Sendable {
     }
 
     /// Whether dnsgate can check this DS: a supported key algorithm and digest type.
-    public var isSupported: Bool {
+    var isSupported: Bool {
         DNSSECAlgorithm.isSupported(self.algorithm) && DSDigest.isSupported(self.digestType)
     }
 
     /// Whether this DS names `key` of zone `owner`: tag, algorithm and digest all match.
-    public func matches(_ key: DNSKEYRecord, owner: DNSName) -> Bool {
+    func matches(_ key: DNSKEYRecord, owner: DNSName) -> Bool {
         key.algorithm == self.algorithm && key.keyTag == self.keyTag
             && DSDigest.digest(type: self.digestType, owner: owner, key: key) == self.digest
     }
 }
 
 /// An RRSIG record's RDATA (RFC 4034 §3).
-public struct RRSIGRecord: Hashable, Sendable {
-    public let typeCovered: DNSType
-    public let algorithm: UInt8
-    public let labels: UInt8
-    public let originalTTL: UInt32
-    public let expiration: UInt32
-    public let inception: UInt32
-    public let keyTag: UInt16
-    public let signerName: DNSName
-    public let signature: [UInt8]
+struct RRSIGRecord: Hashable, Sendable {
+    let typeCovered: DNSType
+    let algorithm: UInt8
+    let labels: UInt8
+    let originalTTL: UInt32
+    let expiration: UInt32
+    let inception: UInt32
+    let keyTag: UInt16
+    let signerName: DNSName
+    let signature: [UInt8]
     /// The RDATA up to the signature, the signer name lowercased: the start of what the signature covers.
     let signedPrefix: [UInt8]
 
-    public init?(rdata: [UInt8]) {
+    init?(rdata: [UInt8]) {
         guard rdata.count > 18 else { return nil }
         func u32(_ at: Int) -> UInt32 {
             UInt32(rdata[at]) << 24 | UInt32(rdata[at + 1]) << 16 | UInt32(rdata[at + 2]) << 8 | UInt32(rdata[at + 3])
@@ -109,11 +109,11 @@ public struct RRSIGRecord: Hashable, Sendable {
 }
 
 /// An NSEC record's RDATA (RFC 4034 §4).
-public struct NSECRecord: Hashable, Sendable {
-    public let nextName: DNSName
-    public let types: TypeBitmap
+struct NSECRecord: Hashable, Sendable {
+    let nextName: DNSName
+    let types: TypeBitmap
 
-    public init?(rdata: [UInt8]) {
+    init?(rdata: [UInt8]) {
         guard let (next, end) = NameScanner.name(in: rdata, at: 0),
               let types = TypeBitmap(bytes: rdata[end...]) else { return nil }
         self.nextName = next
@@ -122,15 +122,15 @@ public struct NSECRecord: Hashable, Sendable {
 }
 
 /// An NSEC3 record's RDATA (RFC 5155 §3).
-public struct NSEC3Record: Hashable, Sendable {
-    public let hashAlgorithm: UInt8
-    public let flags: UInt8
-    public let iterations: UInt16
-    public let salt: [UInt8]
-    public let nextHashedOwner: [UInt8]
-    public let types: TypeBitmap
+struct NSEC3Record: Hashable, Sendable {
+    let hashAlgorithm: UInt8
+    let flags: UInt8
+    let iterations: UInt16
+    let salt: [UInt8]
+    let nextHashedOwner: [UInt8]
+    let types: TypeBitmap
 
-    public init?(rdata: [UInt8]) {
+    init?(rdata: [UInt8]) {
         guard rdata.count >= 5 else { return nil }
         self.hashAlgorithm = rdata[0]
         self.flags = rdata[1]
@@ -149,11 +149,11 @@ public struct NSEC3Record: Hashable, Sendable {
     }
 
     /// The Opt-Out flag: the span this record covers may hold unsigned delegations.
-    public var optOut: Bool { self.flags & 1 != 0 }
+    var optOut: Bool { self.flags & 1 != 0 }
 }
 
 /// The type bitmap of NSEC and NSEC3 records (RFC 4034 §4.1.2).
-public struct TypeBitmap: Hashable, Sendable {
+struct TypeBitmap: Hashable, Sendable {
     private let present: Set<UInt16>
 
     init?(bytes: ArraySlice<UInt8>) {
@@ -179,7 +179,7 @@ public struct TypeBitmap: Hashable, Sendable {
         self.present = present
     }
 
-    public func contains(_ type: DNSType) -> Bool { self.present.contains(type.rawValue) }
+    func contains(_ type: DNSType) -> Bool { self.present.contains(type.rawValue) }
 
     /// A delegation seen from the parent: NS without SOA.
     var isDelegation: Bool { self.contains(.ns) && !self.contains(.soa) }

@@ -1,7 +1,7 @@
-public import DNSWire
+import DNSWire
 
 /// What the answer to a DS query says about a name one label below a secure zone (RFC 4035 §5.2).
-public enum DelegationFinding: Sendable {
+enum DelegationFinding: Sendable {
     /// The name is a signed delegation: its DS set, authenticated by the parent, and how long it may be trusted.
     case signed([DSRecord], ttl: UInt32)
     /// A delegation without DS, or with DS for nothing dnsgate can check: the zone below is unsigned.
@@ -15,16 +15,16 @@ public enum DelegationFinding: Sendable {
 
 /// The steps of a chain of trust: a DS answer checked with the parent zone's keys, a DNSKEY answer checked with the
 /// DS set (or trust anchor) that vouches for it.
-public struct DelegationCheck: Sendable {
-    public let validator: ResponseValidator
+struct DelegationCheck: Sendable {
+    let validator: ResponseValidator
 
-    public init(validator: ResponseValidator) {
+    init(validator: ResponseValidator) {
         self.validator = validator
     }
 
     /// Classifies `answer`, the response to `DS? name` where `name` is one label below a name in `zone`, whose keys
     /// are `keys`.
-    public func classifyDS(_ answer: DNSMessage, name: DNSName, zone: DNSName, keys: [DNSKEYRecord])
+    func classifyDS(_ answer: DNSMessage, name: DNSName, zone: DNSName, keys: [DNSKEYRecord])
         -> DelegationFinding
     {
         let checker = self.validator.checker
@@ -61,7 +61,7 @@ public struct DelegationCheck: Sendable {
 
     /// The security of `zone` from `answer`, the response to `DNSKEY? zone`, given the DS set or trust anchor keys
     /// that vouch for it, and how long it may be trusted.
-    public func classifyDNSKEY(_ answer: DNSMessage, zone: DNSName, ds: [DSRecord], anchorKeys: [DNSKEYRecord] = [])
+    func classifyDNSKEY(_ answer: DNSMessage, zone: DNSName, ds: [DSRecord], anchorKeys: [DNSKEYRecord] = [])
         -> (ZoneSecurity, ttl: UInt32)
     {
         let supportedDS = ds.filter(\.isSupported)

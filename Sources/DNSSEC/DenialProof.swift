@@ -1,7 +1,7 @@
-public import DNSWire
+import DNSWire
 
 /// What a denial proof established.
-public enum DenialOutcome: Sendable, Equatable {
+enum DenialOutcome: Sendable, Equatable {
     case proven
     /// The proof holds only as far as an Opt-Out span or an NSEC3 iteration count over the limit allows: insecure.
     case insecure
@@ -10,7 +10,7 @@ public enum DenialOutcome: Sendable, Equatable {
 }
 
 /// How a DS query's negative answer places a name (RFC 4035 §5.2, RFC 5155 §8.6).
-public enum DSAbsence: Sendable, Equatable {
+enum DSAbsence: Sendable, Equatable {
     /// The name is a delegation without DS: everything below it is unsigned.
     case insecureDelegation
     /// The name exists in the parent's zone and is no delegation.
@@ -22,15 +22,15 @@ public enum DSAbsence: Sendable, Equatable {
 
 /// The authenticated NSEC and NSEC3 records of one zone from a response, and the proofs they make (RFC 4035 §5.4,
 /// RFC 5155 §8, RFC 7129).
-public struct DenialProof: Sendable {
-    public let zone: DNSName
+struct DenialProof: Sendable {
+    let zone: DNSName
     private let nsecs: [(owner: DNSName, record: NSECRecord)]
     private let nsec3s: [(hash: [UInt8], record: NSEC3Record)]
     /// NSEC3 records iterated more often than this prove nothing securely (RFC 9276 §3.2).
     private let iterationLimit: UInt16
 
     /// `sets` are RRsets whose signatures by `zone` have been checked; others must not be passed.
-    public init(zone: DNSName, sets: [SignedRRset], iterationLimit: UInt16) {
+    init(zone: DNSName, sets: [SignedRRset], iterationLimit: UInt16) {
         self.zone = zone
         self.iterationLimit = iterationLimit
         var nsecs: [(owner: DNSName, record: NSECRecord)] = []
@@ -52,14 +52,14 @@ public struct DenialProof: Sendable {
     }
 
     /// Whether there is any proof material at all.
-    public var isEmpty: Bool { self.nsecs.isEmpty && self.nsec3s.isEmpty }
+    var isEmpty: Bool { self.nsecs.isEmpty && self.nsec3s.isEmpty }
 
     private var nsec3OverLimit: Bool { self.nsec3s.contains { $0.record.iterations > self.iterationLimit } }
 
     // MARK: Proofs
 
     /// `name` does not exist, nor does a wildcard that could stand for it (NXDOMAIN).
-    public func nameError(_ name: DNSName) -> DenialOutcome {
+    func nameError(_ name: DNSName) -> DenialOutcome {
         if let cover = self.nsecCovering(name) {
             let encloser = self.closestEncloser(of: name, cover: cover)
             guard let wildcard = encloser.wildcard else { return .missing }
@@ -75,7 +75,7 @@ public struct DenialProof: Sendable {
     }
 
     /// `name` exists without data of `type`, or is an empty non-terminal, or matches a wildcard without it (NODATA).
-    public func noData(_ name: DNSName, type: DNSType) -> DenialOutcome {
+    func noData(_ name: DNSName, type: DNSType) -> DenialOutcome {
         func lacks(_ types: TypeBitmap) -> Bool {
             !types.contains(type) && !types.contains(.cname) && (type == .ds || !types.isDelegation)
         }
@@ -106,7 +106,7 @@ public struct DenialProof: Sendable {
 
     /// `name` itself does not exist in a zone that answered for it from the wildcard at `source` (RFC 4035 §5.3.4,
     /// RFC 5155 §8.8).
-    public func wildcardExpansion(_ name: DNSName, source: DNSName) -> DenialOutcome {
+    func wildcardExpansion(_ name: DNSName, source: DNSName) -> DenialOutcome {
         if self.nsecCovering(name) != nil { return .proven }
         guard !self.nsec3s.isEmpty, let encloser = source.parent, name.labelCount > encloser.labelCount else {
             return .missing
@@ -117,7 +117,7 @@ public struct DenialProof: Sendable {
     }
 
     /// Where a negative answer to a DS query for `name` places it.
-    public func dsAbsence(_ name: DNSName) -> DSAbsence {
+    func dsAbsence(_ name: DNSName) -> DSAbsence {
         func place(_ types: TypeBitmap) -> DSAbsence {
             if types.contains(.ds) || types.contains(.soa) { return .missing }
             return types.contains(.ns) ? .insecureDelegation : .notACut

@@ -1,13 +1,13 @@
 import Crypto
-public import DNSWire
+import DNSWire
 
 /// NSEC3 owner hashing (RFC 5155 §5) and the Base32hex spelling of hashes in owner names.
-public enum NSEC3Hash {
+enum NSEC3Hash {
     /// SHA-1, the one hash algorithm RFC 5155 defines.
-    public static let sha1: UInt8 = 1
+    static let sha1: UInt8 = 1
 
     /// The hash of `name` with `salt`, iterated `iterations` more times.
-    public static func hash(_ name: DNSName, salt: [UInt8], iterations: UInt16) -> [UInt8] {
+    static func hash(_ name: DNSName, salt: [UInt8], iterations: UInt16) -> [UInt8] {
         var digest = Array(Insecure.SHA1.hash(data: name.canonical.wire + salt))
         for _ in 0..<iterations {
             digest = Array(Insecure.SHA1.hash(data: digest + salt))
@@ -16,7 +16,7 @@ public enum NSEC3Hash {
     }
 
     /// Decodes a Base32hex label without padding (RFC 4648 §7), case-insensitively; nil if it is not one.
-    public static func decodeBase32Hex(_ label: some Collection<UInt8>) -> [UInt8]? {
+    static func decodeBase32Hex(_ label: some Collection<UInt8>) -> [UInt8]? {
         var output: [UInt8] = []
         var buffer: UInt32 = 0
         var bits = 0

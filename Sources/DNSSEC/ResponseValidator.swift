@@ -1,14 +1,14 @@
-public import DNSWire
+import DNSWire
 
 /// Validates one answer (RFC 4035 §5) once the security of every zone it touches is known: the data along the
 /// CNAME and DNAME chain from the question, wildcard expansions, and the denial of whatever is missing at its end.
 /// Pure: the zones come from `security`, which the caller fills by fetching DS and DNSKEY sets first
 /// (``requiredNames(for:question:)`` says which).
-public struct ResponseValidator: Sendable {
-    public let checker: SignatureChecker
-    public let iterationLimit: UInt16
+struct ResponseValidator: Sendable {
+    let checker: SignatureChecker
+    let iterationLimit: UInt16
 
-    public init(checker: SignatureChecker, iterationLimit: UInt16 = 150) {
+    init(checker: SignatureChecker, iterationLimit: UInt16 = 150) {
         self.checker = checker
         self.iterationLimit = iterationLimit
     }
@@ -16,7 +16,7 @@ public struct ResponseValidator: Sendable {
     /// The names whose zone security validating `message` needs: each signer, the owner of each unsigned set (but
     /// the CNAMEs a signed DNAME stands for), and the end of the chain when nothing in the authority section says
     /// which zone denies it.
-    public static func requiredNames(for message: DNSMessage, question: DNSQuestion) -> [DNSName] {
+    static func requiredNames(for message: DNSMessage, question: DNSQuestion) -> [DNSName] {
         var names: [DNSName] = []
         func add(_ name: DNSName) { if !names.contains(name) { names.append(name) } }
         let answers = SignedRRset.group(message.answers)
@@ -34,7 +34,7 @@ public struct ResponseValidator: Sendable {
     }
 
     /// The verdict on `message`, the answer to `question`, given the security of the zones of `requiredNames`.
-    public func validate(_ message: DNSMessage, question: DNSQuestion,
+    func validate(_ message: DNSMessage, question: DNSQuestion,
                          security: (DNSName) -> ZoneSecurity) -> ValidationVerdict {
         let rcode = DNSRCode(message.flags & 0x000F)
         guard rcode == .noError || rcode == .nxDomain else { return .indeterminate }

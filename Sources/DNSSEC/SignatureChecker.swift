@@ -1,19 +1,19 @@
-public import DNSWire
+import DNSWire
 
 /// Checks RRSIGs over an RRset (RFC 4035 §5.3) at one moment.
-public struct SignatureChecker: Sendable {
+struct SignatureChecker: Sendable {
     /// Seconds since the epoch, modulo 2^32 like RRSIG times (RFC 4034 §3.1.5).
-    public let now: UInt32
+    let now: UInt32
     /// How far outside its inception-expiration window a signature is still accepted, for clocks that disagree.
-    public let skew: UInt32
+    let skew: UInt32
 
-    public init(now: UInt32, skew: UInt32) {
+    init(now: UInt32, skew: UInt32) {
         self.now = now
         self.skew = skew
     }
 
     /// The first RRSIG by `signer` over `set` that verifies with one of `keys`, or the reason none does.
-    public func check(_ set: SignedRRset, keys: [DNSKEYRecord], signer: DNSName) -> Result<RRSIGRecord, BogusReason> {
+    func check(_ set: SignedRRset, keys: [DNSKEYRecord], signer: DNSName) -> Result<RRSIGRecord, BogusReason> {
         var failure: BogusReason = .rrsigsMissing
         func note(_ reason: BogusReason) {
             // The most telling reason wins: a signature that failed over a window or a key that was missing.
@@ -56,7 +56,7 @@ public struct SignatureChecker: Sendable {
     }
 
     /// Seconds `signature` has left, for capping the TTLs of what it covers.
-    public func remainingLifetime(of signature: RRSIGRecord) -> UInt32 {
+    func remainingLifetime(of signature: RRSIGRecord) -> UInt32 {
         let left = Int32(bitPattern: signature.expiration &- self.now)
         return left > 0 ? UInt32(left) : 0
     }

@@ -1,17 +1,17 @@
-public import DNSWire
+import DNSWire
 
 /// The records of one owner, type and class from a message, with the RRSIGs that cover them.
-public struct SignedRRset: Sendable {
-    public let owner: DNSName
-    public let type: DNSType
-    public let rrclass: DNSClass
-    public var rdatas: [[UInt8]]
+struct SignedRRset: Sendable {
+    let owner: DNSName
+    let type: DNSType
+    let rrclass: DNSClass
+    var rdatas: [[UInt8]]
     /// The smallest TTL among the records.
-    public var ttl: UInt32
-    public var signatures: [RRSIGRecord]
+    var ttl: UInt32
+    var signatures: [RRSIGRecord]
 
     /// The RRsets of `records` (RRSIGs attached to what they cover, never sets of their own), in first-seen order.
-    public static func group(_ records: [DNSRecord]) -> [SignedRRset] {
+    static func group(_ records: [DNSRecord]) -> [SignedRRset] {
         var sets: [SignedRRset] = []
         var index: [Key: Int] = [:]
         for record in records where record.type != .rrsig && record.type != .opt {
@@ -41,7 +41,7 @@ public struct SignedRRset: Sendable {
     }
 
     /// The zones that signed this set (the signer names of its RRSIGs), most common first.
-    public var signers: [DNSName] {
+    var signers: [DNSName] {
         var seen: [DNSName] = []
         for signature in self.signatures where !seen.contains(signature.signerName) {
             seen.append(signature.signerName)
@@ -51,7 +51,7 @@ public struct SignedRRset: Sendable {
 
     /// The wildcard this set was expanded from, when an RRSIG says so (its label count is below the owner's), or
     /// nil for a set that stands at its own name. Judged by the first RRSIG that verified.
-    public func wildcardSource(_ signature: RRSIGRecord) -> DNSName? {
+    func wildcardSource(_ signature: RRSIGRecord) -> DNSName? {
         let ownerLabels = self.owner.isWildcard ? self.owner.labelCount - 1 : self.owner.labelCount
         guard Int(signature.labels) < ownerLabels else { return nil }
         return self.owner.suffix(labels: Int(signature.labels)).wildcard

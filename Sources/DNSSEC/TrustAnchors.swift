@@ -4,7 +4,7 @@ import Foundation
 /// The DS or DNSKEY records that validation starts from, by zone.
 public struct TrustAnchors: Sendable {
     /// Each anchored zone's DS records and DNSKEYs (either may be empty).
-    public private(set) var anchors: [DNSName: (ds: [DSRecord], keys: [DNSKEYRecord])] = [:]
+    private(set) var anchors: [DNSName: (ds: [DSRecord], keys: [DNSKEYRecord])] = [:]
 
     /// The root's key-signing keys as IANA publishes them (root-anchors.xml): KSK-2017 (20326) and KSK-2024 (38696).
     public static let root: TrustAnchors = {
@@ -15,7 +15,7 @@ public struct TrustAnchors: Sendable {
             """)) ?? TrustAnchors()
     }()
 
-    public init() {}
+    private init() {}
 
     /// Reads DS and DNSKEY records in zone-file form, one per line (`owner [TTL] [IN] DS|DNSKEY rdata`); `;`
     /// starts a comment.
@@ -78,6 +78,7 @@ public enum TrustAnchorError: Error, CustomStringConvertible, Equatable {
     case line(Int, String)
     case empty
 
+    /// The line and what is wrong with it.
     public var description: String {
         switch self {
         case .line(let number, let problem): return "line \(number): \(problem)"

@@ -27,7 +27,7 @@ public enum BogusReason: String, Error, Sendable, Hashable, CaseIterable {
 }
 
 /// What validation found for an answer (RFC 4033 §5).
-public enum ValidationVerdict: Sendable, Hashable {
+enum ValidationVerdict: Sendable, Hashable {
     /// A chain of signatures from a trust anchor covers the answer.
     case secure
     /// The answer comes from a zone proven unsigned (or signed only with algorithms dnsgate does not check, or
@@ -37,16 +37,6 @@ public enum ValidationVerdict: Sendable, Hashable {
     case bogus(BogusReason)
     /// There was nothing to validate: the upstream failed (SERVFAIL, REFUSED, ...).
     case indeterminate
-
-    /// The spelling in metrics and the query log.
-    public var name: String {
-        switch self {
-        case .secure: return "secure"
-        case .insecure: return "insecure"
-        case .bogus: return "bogus"
-        case .indeterminate: return "indeterminate"
-        }
-    }
 
     /// The worse of two verdicts: bogus over insecure over secure.
     func combined(with other: ValidationVerdict) -> ValidationVerdict {
@@ -61,7 +51,7 @@ public enum ValidationVerdict: Sendable, Hashable {
 }
 
 /// How the zone that holds a name stands.
-public enum ZoneSecurity: Sendable {
+enum ZoneSecurity: Sendable {
     /// The name is in `zone`, whose DNSKEY set (`keys`) is proven from a trust anchor.
     case secure(zone: DNSName, keys: [DNSKEYRecord])
     /// The name is below a proven insecure delegation, outside every trust anchor, or under a negative trust anchor.

@@ -1,5 +1,5 @@
 import Crypto
-import DNSSEC
+@testable import DNSSEC
 import DNSWire
 import Foundation
 import Testing

@@ -1,6 +1,6 @@
 import Crypto
 import DNSCore
-import DNSSEC
+@testable import DNSSEC
 import DNSWire
 import Logging
 import NIOCore

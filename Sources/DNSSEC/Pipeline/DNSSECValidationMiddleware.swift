@@ -6,15 +6,19 @@ import Synchronization
 
 /// How validation is set up: where trust starts, what is exempt, how long a bogus verdict is kept.
 public struct ValidatorSettings: Sendable {
+    /// Where chains of trust start.
     public var anchors: TrustAnchors
     /// Zones not validated: negative trust anchors (RFC 7646) and private zones that must not turn bogus.
     public var exemptions: [DNSName]
+    /// How long a bogus verdict is kept before the answer is fetched and validated again.
     public var bogusTTL: TimeAmount
     /// How far outside their validity window signatures are still accepted.
     public var clockSkew: UInt32
     /// NSEC3 records iterated more often prove nothing securely (RFC 9276 §3.2).
     public var nsec3IterationLimit: UInt16
 
+    /// The defaults: the root's anchors, nothing exempt, bogus verdicts kept 60 s, 300 s of clock skew, RFC 9276's
+    /// NSEC3 limit of 150 iterations.
     public init(anchors: TrustAnchors = .root, exemptions: [DNSName] = [], bogusTTL: TimeAmount = .seconds(60),
                 clockSkew: UInt32 = 300, nsec3IterationLimit: UInt16 = 150) {
         self.anchors = anchors
@@ -31,6 +35,7 @@ public struct ValidatorSettings: Sendable {
 /// and bogus data with SERVFAIL and the Extended DNS Error that says why, kept for `bogusTTL`. Queries with CD set
 /// go through unvalidated and come back without AD; the cache keeps them apart from validated answers.
 public final class DNSSECValidationMiddleware: DNSMiddleware {
+    /// What this stage found, shared with the stages that replace it on reload.
     public let statistics: ValidationStatistics
     private let settings: ValidatorSettings
     private let chain: TrustChain
@@ -65,6 +70,7 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
         self.logger = logger
     }
 
+    /// Validates the upstream answer to `request` (or passes a CD query through), as the type's description says.
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler)
         -> EventLoopFuture<DNSResponse>
     {

@@ -7,6 +7,7 @@ public final class ValidationStatistics: Sendable {
     /// Time from the upstream answer to the verdict, including DS and DNSKEY fetches.
     public let latency = LatencyHistogram()
 
+    /// All counts at zero.
     public init() {}
 
     func count(status: DNSSECStatus) {
