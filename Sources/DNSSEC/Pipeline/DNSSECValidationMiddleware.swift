@@ -88,11 +88,12 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
         if let reason = self.knownBogus(question) {
             return eventLoop.makeSucceededFuture(self.bogus(reason, for: request))
         }
+        // Nothing unvalidated goes out: a query that cannot be rebuilt with DO and CD is a failure, not a bypass.
         guard let upstreamRequest = Self.upstreamQuery(for: request) else {
-            return next.handle(request, eventLoop: eventLoop)
+            return eventLoop.makeSucceededFuture(self.unreachable(for: request))
         }
-        let started = NIODeadline.now()
         return next.handle(upstreamRequest, eventLoop: eventLoop).flatMap { response in
+            let started = NIODeadline.now()
             guard response.origin == .upstream, let message = try? DNSMessage(response.message) else {
                 return eventLoop.makeSucceededFuture(self.unvalidated(response, for: request))
             }
@@ -221,7 +222,7 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
         return answer
     }
 
-    /// No usable DS or DNSKEY answer came back: nothing can be validated.
+    /// No usable DS or DNSKEY answer came back, or no query could be made: nothing can be validated.
     private func unreachable(for request: DNSRequest) -> DNSResponse {
         var answer = DNSResponse.error(.servFail, for: request, extendedError: .networkError)
         answer.dnssec = .indeterminate
