@@ -28,6 +28,10 @@ struct DenialProof: Sendable {
     private let nsec3s: [(hash: [UInt8], record: NSEC3Record)]
     /// NSEC3 records iterated more often than this prove nothing securely (RFC 9276 §3.2).
     private let iterationLimit: UInt16
+    /// How many ancestors of a name the closest encloser search hashes at most.
+    static let encloserSearchLimit = 16
+    /// NSEC3 records taken from one answer at most: a proof needs three.
+    static let nsec3RecordLimit = 8
 
     /// `sets` are RRsets whose signatures by `zone` have been checked; others must not be passed.
     init(zone: DNSName, sets: [SignedRRset], iterationLimit: UInt16) {
@@ -39,10 +43,13 @@ struct DenialProof: Sendable {
             for rdata in set.rdatas {
                 if set.type == .nsec, let record = NSECRecord(rdata: rdata) {
                     nsecs.append((set.owner, record))
-                } else if set.type == .nsec3, let record = NSEC3Record(rdata: rdata),
-                          record.hashAlgorithm == NSEC3Hash.sha1, set.owner.parent == zone,
-                          let label = set.owner.labels.first, let hash = NSEC3Hash.decodeBase32Hex(label),
-                          hash.count == record.nextHashedOwner.count {
+                } else if set.type == .nsec3, nsec3s.count < Self.nsec3RecordLimit,
+                          let record = NSEC3Record(rdata: rdata), record.hashAlgorithm == NSEC3Hash.sha1,
+                          set.owner.parent == zone, let label = set.owner.labels.first,
+                          let hash = NSEC3Hash.decodeBase32Hex(label), hash.count == record.nextHashedOwner.count,
+                          nsec3s.first.map({ $0.record.salt == record.salt
+                              && $0.record.iterations == record.iterations }) ?? true {
+                    // One zone's NSEC3 records share their parameters (RFC 5155 §7.1): each name is hashed once.
                     nsec3s.append((hash, record))
                 }
             }
@@ -167,17 +174,20 @@ struct DenialProof: Sendable {
 
     // MARK: NSEC3
 
-    private func nsec3Hash(_ name: DNSName, like record: NSEC3Record) -> [UInt8] {
-        NSEC3Hash.hash(name, salt: record.salt, iterations: record.iterations)
+    /// `name` hashed with the parameters the records share.
+    private func nsec3Hash(_ name: DNSName) -> [UInt8] {
+        guard let record = self.nsec3s.first?.record else { return [] }
+        return NSEC3Hash.hash(name, salt: record.salt, iterations: record.iterations)
     }
 
     private func nsec3Matching(_ name: DNSName) -> NSEC3Record? {
-        self.nsec3s.first { $0.hash == self.nsec3Hash(name, like: $0.record) }?.record
+        let hash = self.nsec3Hash(name)
+        return self.nsec3s.first { $0.hash == hash }?.record
     }
 
     private func nsec3Covering(_ name: DNSName) -> NSEC3Record? {
-        self.nsec3s.first { entry in
-            let hash = self.nsec3Hash(name, like: entry.record)
+        let hash = self.nsec3Hash(name)
+        return self.nsec3s.first { entry in
             let owner = entry.hash
             let next = entry.record.nextHashedOwner
             let afterOwner = owner.lexicographicallyPrecedes(hash)
@@ -188,10 +198,13 @@ struct DenialProof: Sendable {
     }
 
     /// The closest encloser proof (RFC 5155 §8.3): the longest existing ancestor of `name` and the NSEC3 that
-    /// covers the next closer name below it.
+    /// covers the next closer name below it. Looks at most ``encloserSearchLimit`` levels up: each costs hashes of
+    /// up to 151 SHA-1 rounds, and a name hundreds of labels deep must not cost a validator tens of thousands of
+    /// them (CVE-2023-50868); beyond that the proof counts as missing.
     private func nsec3ClosestEncloser(of name: DNSName) -> (DNSName, NSEC3Record)? {
         guard name.isSubdomain(of: self.zone), name.labelCount > self.zone.labelCount else { return nil }
-        for labels in stride(from: name.labelCount - 1, through: self.zone.labelCount, by: -1) {
+        let lowest = max(self.zone.labelCount, name.labelCount - Self.encloserSearchLimit)
+        for labels in stride(from: name.labelCount - 1, through: lowest, by: -1) {
             let candidate = name.suffix(labels: labels)
             guard let match = self.nsec3Matching(candidate) else { continue }
             if match.types.contains(.dname) || (match.types.isDelegation && candidate != self.zone) { return nil }

@@ -81,6 +81,22 @@ import Testing
         }
     }
 
+    /// KeyTrap (CVE-2023-50387): a set with many RRSIGs costs at most `verificationLimit` verifications, so a good
+    /// signature behind eight bad ones is not reached.
+    @Test func verificationsPerSetAreBounded() throws {
+        let key = P256.Signing.PrivateKey()
+        let now: UInt32 = 1_800_000_000
+        let checker = SignatureChecker(now: now, skew: 300)
+        let (good, dnskey) = try self.signedSet(key: key, inception: now - 3600, expiration: now + 3600)
+        let genuine = try #require(good.signatures.first)
+        var crowded = good
+        let forged = try #require(RRSIGRecord(rdata: genuine.signedPrefix + [UInt8](repeating: 7, count: 64)))
+        crowded.signatures = Array(repeating: forged, count: SignatureChecker.verificationLimit) + [genuine]
+        #expect(throws: BogusReason.bogus) { try checker.check(crowded, keys: [dnskey], signer: self.zone).get() }
+        crowded.signatures = Array(repeating: forged, count: SignatureChecker.verificationLimit - 1) + [genuine]
+        #expect(throws: Never.self) { try checker.check(crowded, keys: [dnskey], signer: self.zone).get() }
+    }
+
     @Test func nsecProvesNameErrorOnlyWithTheWildcardDenied() throws {
         func nsec(_ owner: String, _ next: String, types: [UInt8]) -> SignedRRset {
             let rdata = DNSName(next)!.wire + [0, UInt8(types.count)] + types
