@@ -3,7 +3,7 @@ import DNSWire
 /// Validates one answer (RFC 4035 §5) once the security of every zone it touches is known: the data along the
 /// CNAME and DNAME chain from the question, wildcard expansions, and the denial of whatever is missing at its end.
 /// Pure: the zones come from `security`, which the caller fills by fetching DS and DNSKEY sets first
-/// (``requiredNames(for:question:)`` says which).
+/// (``ParsedAnswer/requiredNames`` says which).
 struct ResponseValidator: Sendable {
     let checker: SignatureChecker
     let iterationLimit: UInt16
@@ -13,34 +13,11 @@ struct ResponseValidator: Sendable {
         self.iterationLimit = iterationLimit
     }
 
-    /// The names whose zone security validating `message` needs: each signer, the owner of each unsigned set (but
-    /// the CNAMEs a signed DNAME stands for), and the end of the chain when nothing in the authority section says
-    /// which zone denies it.
-    static func requiredNames(for message: DNSMessage, question: DNSQuestion) -> [DNSName] {
-        var names: [DNSName] = []
-        func add(_ name: DNSName) { if !names.contains(name) { names.append(name) } }
-        let answers = SignedRRset.group(message.answers)
-        let authorities = SignedRRset.group(message.authorities)
-        let chain = Chain(answers: answers, question: question)
-        for set in answers + authorities {
-            if !set.signatures.isEmpty {
-                set.signers.forEach(add)
-            } else if !(set.type == .cname && chain.synthesized.contains(set.owner)) {
-                add(set.owner)
-            }
-        }
-        if chain.data == nil, Self.denyingSigner(authorities) == nil { add(chain.end) }
-        return names
-    }
-
-    /// The verdict on `message`, the answer to `question`, given the security of the zones of `requiredNames`.
-    func validate(_ message: DNSMessage, question: DNSQuestion,
-                         security: (DNSName) -> ZoneSecurity) -> ValidationVerdict {
-        let rcode = DNSRCode(message.flags & 0x000F)
-        guard rcode == .noError || rcode == .nxDomain else { return .indeterminate }
-        let answers = SignedRRset.group(message.answers)
-        let authorities = SignedRRset.group(message.authorities)
-        let chain = Chain(answers: answers, question: question)
+    /// The verdict on `answer`, given the security of the zones of its ``ParsedAnswer/requiredNames``.
+    func validate(_ answer: ParsedAnswer, security: (DNSName) -> ZoneSecurity) -> ValidationVerdict {
+        guard answer.rcode == .noError || answer.rcode == .nxDomain else { return .indeterminate }
+        let authorities = answer.authorities
+        let chain = answer.chain
         var verdict = ValidationVerdict.secure
         for (set, name) in chain.links {
             verdict = verdict.combined(with: self.check(set, name: name, authorities: authorities, security: security))
@@ -50,7 +27,7 @@ struct ResponseValidator: Sendable {
             return verdict.combined(with: self.check(data, name: chain.end, authorities: authorities,
                                                      security: security))
         }
-        return verdict.combined(with: self.checkDenial(of: chain.end, type: question.type, rcode: rcode,
+        return verdict.combined(with: self.checkDenial(of: chain.end, type: answer.question.type, rcode: answer.rcode,
                                                         authorities: authorities, security: security))
     }
 

@@ -102,13 +102,14 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
             }
             let checker = SignatureChecker(now: UInt32(truncatingIfNeeded: self.clock()),
                                            skew: self.settings.clockSkew)
-            let names = ResponseValidator.requiredNames(for: message, question: question)
+            let parsed = ParsedAnswer(message, question: question)
+            let names = parsed.requiredNames
             let stored = names.map { self.chain.storedSecurity(of: $0) }
             if stored.allSatisfy({ $0 != nil }) {
                 let known = Dictionary(zip(names, stored.compactMap { $0 }), uniquingKeysWith: { first, _ in first })
                 return eventLoop.makeSucceededFuture(
-                    self.finish(message, response: response, for: request, checker: checker, started: started,
-                                security: known))
+                    self.finish(message, parsed: parsed, response: response, for: request, checker: checker,
+                                started: started, security: known))
             }
             let deadline = request.deadline
             return eventLoop.makeFutureWithTask {
@@ -122,19 +123,19 @@ public final class DNSSECValidationMiddleware: DNSMiddleware {
                     guard let security else { return self.unreachable(for: request) }
                     known[name] = security
                 }
-                return self.finish(message, response: response, for: request, checker: checker, started: started,
-                                   security: known)
+                return self.finish(message, parsed: parsed, response: response, for: request, checker: checker,
+                                   started: started, security: known)
             }
         }
     }
 
     /// Validates `message` with every zone it needs known, and answers.
-    private func finish(_ message: DNSMessage, response: DNSResponse, for request: DNSRequest,
+    private func finish(_ message: DNSMessage, parsed: ParsedAnswer, response: DNSResponse, for request: DNSRequest,
                         checker: SignatureChecker, started: NIODeadline, security: [DNSName: ZoneSecurity])
         -> DNSResponse
     {
         let validator = ResponseValidator(checker: checker, iterationLimit: self.settings.nsec3IterationLimit)
-        let verdict = validator.validate(message, question: request.question) { name in
+        let verdict = validator.validate(parsed) { name in
             security[name] ?? self.chain.storedSecurity(of: name) ?? .bogus(.bogus)
         }
         self.statistics.latency.record(.now() - started)
