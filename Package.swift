@@ -77,15 +77,17 @@ let package = Package(
                            .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
         ),
+        // Debian's libnghttp2 for HTTP/2 at both DoH ends.
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .target(name: "DNSHTTP2", dependencies: ["CNGHTTP2", nioCore], swiftSettings: upcomingFeatures),
         .target(
             name: "DNSFrontend",
             dependencies: [
-                "DNSCore", "DNSWire", "CLinuxNet", nioCore, nioPosix, nioSSL, logging,
+                "DNSCore", "DNSWire", "DNSHTTP2", "CLinuxNet", nioCore, nioPosix, nioSSL, logging,
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             ],
             swiftSettings: upcomingFeatures
@@ -179,6 +181,7 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
+        .testTarget(name: "DNSHTTP2Tests", dependencies: ["DNSHTTP2", nioCore]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSTestSupport", nioCore]),
         .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", nioPosix, logging,
                                                     .product(name: "Crypto", package: "swift-crypto")]

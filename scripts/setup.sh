@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Sets up dnsgate on a fresh Debian machine: installs SQLite's headers (the fake-IP mapping is kept in SQLite) and
+# Sets up dnsgate on a fresh Debian machine: installs the headers of SQLite (the fake-IP mapping), OpenSSL and nghttp2, and
 # builds the release binary, .build/release/dnsgate.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/apt-install.sh
 
-apt_install libsqlite3-dev libssl-dev ca-certificates
+apt_install libsqlite3-dev libssl-dev libnghttp2-dev ca-certificates
 swift build -c release

@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source scripts/apt-install.sh
 
-apt_install libsqlite3-dev libssl-dev knot knot-dnsutils knot-resolver unbound ldnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 \
+apt_install libsqlite3-dev libssl-dev libnghttp2-dev nghttp2-client knot knot-dnsutils knot-resolver unbound ldnsutils dnsdist dnsperf redis-server openssl ca-certificates iproute2 \
     iputils-ping nftables dante-server python3 python3-yaml curl prometheus chromium \
     buildah podman runc
 

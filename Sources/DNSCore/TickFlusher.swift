@@ -5,8 +5,13 @@ public import NIOCore
 public final class TickFlusher {
     private var scheduled = false
     private var context: ChannelHandlerContext?
+    private let flush: (ChannelHandlerContext) -> Void
 
-    public init() {}
+    /// A flusher that calls `flush` at the end of a tick (by default, the channel's flush; an HTTP/2 handler writes
+    /// its session's output first).
+    public init(flush: @escaping (ChannelHandlerContext) -> Void = { $0.flush() }) {
+        self.flush = flush
+    }
 
     /// Starts flushing through `context` (call from `handlerAdded`).
     public func attach(_ context: ChannelHandlerContext) {
@@ -24,7 +29,7 @@ public final class TickFlusher {
         self.scheduled = true
         context.eventLoop.assumeIsolated().execute {
             self.scheduled = false
-            self.context?.flush()
+            if let context = self.context { self.flush(context) }
         }
     }
 }

@@ -1,10 +1,10 @@
 import DNSCore
 import NIOCore
 import NIOHTTP1
-import NIOHTTP2
+import NIOTLS
 
-/// Sets up a DoH connection (RFC 8484) after its TLS handler: HTTP/2 (``DoHStreamServer``) when the client
-/// negotiated `h2`, HTTP/1.1 (``DoHRequestHandler``) otherwise.
+/// Sets up a DoH connection (RFC 8484) after its TLS handler: HTTP/2 on libnghttp2 (``DoHStreamServer``) when the
+/// client negotiated `h2`, HTTP/1.1 (``DoHRequestHandler``) otherwise.
 enum DoHServer {
     /// A connection that has not chosen a protocol within `configuration.tcpIdleTimeout` (a client that connects
     /// and says nothing, or stalls in the TLS handshake) is closed, like any idle one.
@@ -14,30 +14,27 @@ enum DoHServer {
             channel.close(promise: nil)
         }
         channel.closeFuture.whenComplete { _ in negotiation.cancel() }
-        _ = channel.configureHTTP2SecureUpgrade(
-            h2ChannelConfigurator: { channel in
-                negotiation.cancel()
-                return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    // Header blocks are not validated: the handler reads three headers and answers anything else
-                    // with an HTTP error, and the validation cost a tenth of the CPU per query.
-                    try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: [
-                        HTTP2Setting(parameter: .maxConcurrentStreams,
-                                     value: configuration.maxTCPQueriesPerConnection),
-                        HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
-                    ], headerBlockValidation: .disabled))
-                    try sync.addHandler(DoHStreamServer(path: path, listener: listener, pipeline: pipeline,
-                                                        queryTimeout: configuration.queryTimeout,
-                                                        idleTimeout: configuration.tcpIdleTimeout))
-                }
-            },
-            http1ChannelConfigurator: { channel in
-                negotiation.cancel()
-                return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(DoHRequestHandler(
+        let chooser = ApplicationProtocolNegotiationHandler { result, channel in
+            negotiation.cancel()
+            return channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                switch result {
+                case .negotiated("h2"):
+                    try sync.addHandler(DoHStreamServer(
+                        path: path, listener: listener, pipeline: pipeline, queryTimeout: configuration.queryTimeout,
+                        idleTimeout: configuration.tcpIdleTimeout,
+                        maxConcurrentStreams: configuration.maxTCPQueriesPerConnection))
+                case .negotiated("http/1.1"), .fallback:
+                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                    try sync.addHandler(DoHRequestHandler(
                         path: path, listener: listener, pipeline: pipeline, queryTimeout: configuration.queryTimeout,
                         idleTimeout: configuration.tcpIdleTimeout))
+                case .negotiated:
+                    // Only h2 and http/1.1 are offered (ServerTLSContext).
+                    channel.close(promise: nil)
                 }
-            })
+            }
+        }
+        try channel.pipeline.syncOperations.addHandler(chooser)
     }
 }

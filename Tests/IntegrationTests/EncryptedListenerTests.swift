@@ -15,7 +15,7 @@ extension IntegrationSuite {
         }
 
         /// A key and a certificate for `name` issued by the test CA, written to `directory`.
-        private func issue(_ name: String, into directory: String) throws {
+        func issue(_ name: String, into directory: String) throws {
             let ca = self.upstream.directory
             try """
                 [leaf_ext]
@@ -40,7 +40,7 @@ extension IntegrationSuite {
             else { throw SetupError("cannot move the new certificate into place") }
         }
 
-        private func start(environment: [String: String] = [:]) throws -> (Daemon, String) {
+        func start(environment: [String: String] = [:]) throws -> (Daemon, String) {
             let directory = NSTemporaryDirectory() + "dnsgate-listener-\(getpid())-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try self.issue(Self.name, into: directory)
@@ -86,7 +86,7 @@ extension IntegrationSuite {
             }
         }
 
-        private func kdig(_ name: String, _ type: String = "A", over transport: String, tlsName: String = Self.name,
+        func kdig(_ name: String, _ type: String = "A", over transport: String, tlsName: String = Self.name,
                           options: [String] = []) throws -> Kdig.Reply? {
             let port = transport == "+https" ? Self.dohPort : Self.dotPort
             return try Kdig.query(name, type, port: port, options: [
