@@ -68,11 +68,9 @@ let package = Package(
         ),
         .target(
             name: "DNSUpstream",
-            dependencies: ["DNSCore", "DNSWire", "UpstreamTLS", nioCore, nioPosix, logging,
+            dependencies: ["DNSCore", "DNSWire", "DNSHTTP2", "UpstreamTLS", nioCore, nioPosix, logging,
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "NIOTLS", package: "swift-nio"),
-                           .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                           .product(name: "NIOHPACK", package: "swift-nio-http2"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
@@ -188,8 +186,11 @@ let package = Package(
                         + handlerTestDependencies),
         .testTarget(name: "DNSFrontendTests", dependencies: ["DNSFrontend", .product(name: "NIOHTTP1", package: "swift-nio")]
                         + handlerTestDependencies),
+        // swift-nio-http2 is the independent HTTP/2 server the DoH client is tested against.
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", nioPosix, logging,
-                                                         .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+                                                         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                                                         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                                                         .product(name: "NIOHPACK", package: "swift-nio-http2")]
                         + handlerTestDependencies),
         .testTarget(name: "ConfigTests", dependencies: [
             "Config", "DNSCore", nioCore,

@@ -1,4 +1,5 @@
 internal import CNGHTTP2
+import Glibc
 import NIOCore
 
 /// nghttp2's callbacks into an ``HTTP2Session`` (its user data): they collect each stream's message and hand it to
@@ -6,27 +7,29 @@ import NIOCore
 enum HTTP2Callbacks {
     static func install(in callbacks: OpaquePointer?) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, user in
-            guard let frame, let session = HTTP2Callbacks.session(user) else { return 0 }
-            let stream = frame.pointee.hd.stream_id
-            guard session.role == .server, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
-                frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
+            guard let frame, let session = HTTP2Callbacks.session(user),
+                frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue)
             else { return 0 }
-            // A stream beyond the advertised limit is refused (RFC 9113 §5.1.2), the connection kept.
-            guard session.openRequests.count < session.settings.maxConcurrentStreams else {
-                session.reset(stream, code: .refusedStream)
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
+            let stream = frame.pointee.hd.stream_id
+            if session.role == .server, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                // A stream beyond the advertised limit is refused (RFC 9113 §5.1.2), the connection kept.
+                guard session.openRequests.count < session.settings.maxConcurrentStreams else {
+                    session.reset(stream, code: .refusedStream)
+                    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
+                }
+                session.openRequests.insert(stream)
+                session.startDecoding(HTTP2Message(), on: stream)
+            } else if let message = session.incoming.removeValue(forKey: stream) {
+                session.startDecoding(message, on: stream)
             }
-            session.openRequests.insert(stream)
-            session.incoming[stream] = HTTP2Message()
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, user in
-            guard let frame, let name, let value, let session = HTTP2Callbacks.session(user) else { return 0 }
-            let stream = frame.pointee.hd.stream_id
-            guard session.incoming[stream] != nil else { return 0 }
+            guard let frame, let name, let value, let session = HTTP2Callbacks.session(user),
+                frame.pointee.hd.stream_id == session.decodingStream
+            else { return 0 }
             HTTP2Callbacks.read(UnsafeBufferPointer(start: name, count: nameLength),
-                                UnsafeBufferPointer(start: value, count: valueLength),
-                                into: &session.incoming[stream, default: HTTP2Message()])
+                                UnsafeBufferPointer(start: value, count: valueLength), into: &session.decodingMessage)
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, stream, data, length, user in
@@ -38,7 +41,10 @@ enum HTTP2Callbacks {
             guard let frame, let session = HTTP2Callbacks.session(user) else { return 0 }
             let header = frame.pointee.hd
             switch UInt32(header.type) {
-            case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
+            case NGHTTP2_HEADERS.rawValue:
+                session.finishDecoding(header.stream_id,
+                                       endStream: header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0)
+            case NGHTTP2_DATA.rawValue:
                 if header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
                     session.complete(header.stream_id)
                 }
@@ -54,6 +60,7 @@ enum HTTP2Callbacks {
             session.incoming[stream] = nil
             session.outgoing[stream] = nil
             session.openRequests.remove(stream)
+            if session.decodingStream == stream { session.decodingStream = 0 }
             session.delegate?.http2Session(session, closed: stream, errorCode: errorCode)
             return 0
         }
@@ -92,15 +99,21 @@ enum HTTP2Callbacks {
     /// Keeps the header fields DoH reads.
     private static func read(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>,
                              into message: inout HTTP2Message) {
-        if name.elementsEqual(":path".utf8) {
+        if Self.is(name, ":path") {
             message.path = String(decoding: value, as: UTF8.self)
-        } else if name.elementsEqual(":method".utf8) {
+        } else if Self.is(name, ":method") {
             message.method = String(decoding: value, as: UTF8.self)
-        } else if name.elementsEqual("content-type".utf8) {
+        } else if Self.is(name, "content-type") {
             message.contentType = String(decoding: value, as: UTF8.self)
-        } else if name.elementsEqual(":status".utf8), value.first != UInt8(ascii: "1") {
+        } else if Self.is(name, ":status"), value.first != UInt8(ascii: "1") {
             message.status = String(decoding: value, as: UTF8.self)
         }
+    }
+
+    /// Whether `name` is `field` (nghttp2 has checked that names are lowercase).
+    private static func `is`(_ name: UnsafeBufferPointer<UInt8>, _ field: StaticString) -> Bool {
+        guard name.count == field.utf8CodeUnitCount, let start = name.baseAddress else { return false }
+        return memcmp(start, field.utf8Start, name.count) == 0
     }
 }
 
@@ -123,6 +136,24 @@ extension HTTP2Session {
             message.body?.writeBytes(chunk)
         }
         self.incoming[stream] = message
+    }
+
+    /// A header block starts on `stream`: its fields go to `message` (stream 0 is never a request's).
+    func startDecoding(_ message: HTTP2Message, on stream: Int32) {
+        self.decodingStream = stream
+        self.decodingMessage = message
+    }
+
+    /// The header block on `stream` is read: the message is whole (`endStream`) or waits for its body.
+    func finishDecoding(_ stream: Int32, endStream: Bool) {
+        guard stream == self.decodingStream else { return }
+        self.decodingStream = 0
+        if endStream {
+            self.delegate?.http2Session(self, received: self.decodingMessage, on: stream)
+        } else {
+            self.incoming[stream] = self.decodingMessage
+        }
+        self.decodingMessage = HTTP2Message()
     }
 
     /// The stream's message is whole: hands it to the delegate.

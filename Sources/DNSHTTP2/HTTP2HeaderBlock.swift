@@ -24,11 +24,13 @@ enum HTTP2HeaderBlock {
     /// Copies `string`'s UTF-8 into `text` at `offset` and returns where it went.
     private static func copy(_ string: String, into text: UnsafeMutableBufferPointer<UInt8>,
                              at offset: inout Int) -> UnsafeMutableBufferPointer<UInt8> {
-        let start = offset
-        for byte in string.utf8 {
-            text[offset] = byte
-            offset += 1
+        var string = string
+        let count = string.withUTF8 { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(text)[offset..<offset + bytes.count])
+                .copyMemory(from: UnsafeRawBufferPointer(bytes))
+            return bytes.count
         }
-        return UnsafeMutableBufferPointer(rebasing: text[start..<offset])
+        defer { offset += count }
+        return UnsafeMutableBufferPointer(rebasing: text[offset..<offset + count])
     }
 }

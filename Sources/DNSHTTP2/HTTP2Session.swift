@@ -47,8 +47,12 @@ public final class HTTP2Session {
     let settings: Settings
     let allocator: ByteBufferAllocator
     private let session: OpaquePointer
-    /// Streams whose message is still arriving.
+    /// Streams whose message is still arriving (the one whose header block is being read is in
+    /// ``decodingMessage``: HPACK blocks never interleave, RFC 9113 §4.3).
     var incoming: [Int32: HTTP2Message] = [:]
+    /// The stream whose header block is being read, or 0.
+    var decodingStream: Int32 = 0
+    var decodingMessage = HTTP2Message()
     /// Bodies being sent, read by nghttp2's data source callback.
     var outgoing: [Int32: ByteBuffer] = [:]
     /// Request streams the peer has open (server).
@@ -162,7 +166,7 @@ public final class HTTP2Session {
     }
 
     /// Streams whose request or response is still arriving.
-    public var hasIncompleteStreams: Bool { !self.incoming.isEmpty }
+    public var hasIncompleteStreams: Bool { !self.incoming.isEmpty || self.decodingStream != 0 }
 
     /// The highest stream the peer opened that this end read.
     public var lastProcessedStreamID: Int32 { nghttp2_session_get_last_proc_stream_id(self.session) }
@@ -214,6 +218,11 @@ public final class HTTP2Session {
 
     /// The next stream ID this client end would open (how close it is to running out).
     public var nextStreamID: UInt32 { nghttp2_session_get_next_stream_id(self.session) }
+
+    /// The name of an HTTP/2 error code (RFC 9113 §7), such as `REFUSED_STREAM`.
+    public static func errorName(_ code: UInt32) -> String {
+        String(cString: nghttp2_http2_strerror(code))
+    }
 
     static func check(_ result: Int32) throws(HTTP2SessionError) {
         if result != 0 { throw Self.error(result) }

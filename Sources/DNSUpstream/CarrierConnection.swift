@@ -6,13 +6,16 @@ import NIOCore
 /// it when needed), the tick flusher, and whether it is closing. Confined to the connection's event loop.
 final class CarrierConnection<Key: Hashable> {
     let pending: InFlightQueries<Key>
-    let flusher = TickFlusher()
+    let flusher: TickFlusher
     private(set) var context: ChannelHandlerContext?
     private let idleTimer: IdleConnectionTimer
     /// No more queries are taken; the connection closes once those in flight are done.
     private(set) var closing = false
 
-    init(upstreamName: String, idleTimeout: TimeAmount) {
+    /// `flush` runs at the end of a tick that wrote (by default the channel's flush).
+    init(upstreamName: String, idleTimeout: TimeAmount,
+         flush: @escaping (ChannelHandlerContext) -> Void = { $0.flush() }) {
+        self.flusher = TickFlusher(flush: flush)
         self.pending = InFlightQueries(upstreamName: upstreamName)
         self.idleTimer = IdleConnectionTimer(timeout: idleTimeout)
         self.pending.afterSweep = { [weak self] in self?.closeIfDrained() }

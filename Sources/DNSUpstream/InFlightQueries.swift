@@ -36,6 +36,9 @@ final class InFlightQueries<Key: Hashable> {
 
     func contains(_ key: Key) -> Bool { self.entries[key] != nil }
 
+    /// The keys of the queries in flight.
+    var keys: [Key] { Array(self.entries.keys) }
+
     subscript(key: Key) -> Entry? { self.entries[key] }
 
     /// Adds a query; its deadline is watched from now on.

@@ -3,7 +3,6 @@ public import NIOCore
 import NIOPosix
 import UpstreamTLS
 import NIOTLS
-import NIOHTTP2
 import Crypto
 import Foundation
 
@@ -121,13 +120,6 @@ struct StreamConnector: UpstreamConnector {
                                                                  pins: pins, statistics: statistics))
                     }
                     if let http2 {
-                        // Header blocks are not validated: DoHMultiplexer reads only `:status` and
-                        // `content-type` and checks both, and validating every reply's fields took about 3 % of a
-                        // DoH miss's CPU (`perf record`). DoHMultiplexerTests check the blocks dnsgate sends.
-                        try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [
-                            HTTP2Setting(parameter: .enablePush, value: 0),
-                            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
-                        ], headerBlockValidation: .disabled))
                         try sync.addHandler(DoHMultiplexer(request: http2, maxInFlight: options.maxInFlight,
                                                            idleTimeout: options.idleTimeout,
                                                            upstreamName: address.description))
