@@ -63,6 +63,14 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
             session.flushOutput(through: context)
         }
         session.delegate = self
+        // A query past its deadline gives its stream back: a server that never answers cannot hold the streams
+        // it allows.
+        self.connection.pending.expired = { [weak self] stream in
+            guard let self else { return }
+            self.posts.remove(stream)
+            self.session.reset(stream, code: .cancel)
+            self.connection.flusher.flushSoon()
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

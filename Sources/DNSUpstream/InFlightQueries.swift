@@ -26,6 +26,8 @@ final class InFlightQueries<Key: Hashable> {
     private var sweepScheduled = false
     /// Called after each sweep (a closing connection closes once drained).
     var afterSweep: () -> Void = {}
+    /// Called for each query the sweep failed for its deadline (an HTTP/2 carrier resets its stream).
+    var expired: (Key) -> Void = { _ in }
 
     init(upstreamName: String) {
         self.upstreamName = upstreamName
@@ -66,6 +68,7 @@ final class InFlightQueries<Key: Hashable> {
             for (key, entry) in overdue {
                 self.entries[key] = nil
                 entry.promise.fail(UpstreamError.timeout(self.upstreamName))
+                self.expired(key)
             }
             self.afterSweep()
             if !self.entries.isEmpty { self.scheduleSweep(on: eventLoop) }

@@ -235,6 +235,22 @@ import Testing
         #expect(throws: UpstreamError.self) { try future.wait() }
     }
 
+    /// A query past its deadline fails as a timeout and its stream is reset (CANCEL), so that the server's
+    /// stream limit is not held by answers nobody waits for.
+    @Test func aQueryPastItsDeadlineResetsItsStream() throws {
+        let harness = try Harness()
+        let late = harness.send("late.example.", id: 3)
+        _ = try harness.written()
+        harness.channel.embeddedEventLoop.advanceTime(by: .seconds(6))
+        try harness.pump()
+        #expect(throws: UpstreamError.timeout("https://upstream.test")) { try late.wait() }
+        #expect(try harness.written().contains { frame in
+            if case .rstStream(.cancel) = frame.payload { return frame.streamID == 1 }
+            return false
+        })
+        #expect(harness.multiplexer.inFlight == 0)
+    }
+
     @Test func goAwayFailsOnlyTheStreamsTheServerNeverProcessed() throws {
         let harness = try Harness()
         let processed = harness.send("a.example.", id: 1)
