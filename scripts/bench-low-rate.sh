@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU per query at a low, fixed rate of UDP cache misses (RATE, 2,000 qps by default, for SECONDS_PER_RUN, 10),
 # where nothing is batched and every query pays the wake-ups: dnsgate forwarding to the bench upstream over each
-# transport (DoH, DoT, TCP and UDP, one after the other on :15300), and scripts/reference-forwarder (the simplest UDP
+# transport (DoH, DoT, TCP and UDP, one after the other on :15300; over DoT also with TCP clients), and scripts/reference-forwarder (the simplest UDP
 # forwarder SwiftNIO allows: one event loop, no cache, no pipeline) on :15320 to knot over UDP, as the floor.
 # Everything on 127.0.0.1, stopped on exit.
 #   scripts/bench-low-rate.sh
@@ -31,6 +31,8 @@ for upstream in "https://$BENCH_HOST:$UPSTREAM_DOH_PORT/dns-query#$TLS_NAME" \
         --ca-file "$dir/ca.pem" --admin-listen off
     wait_answer "$name" 15300 60 "$dir"
     same_rate_misses "$dir" "$name" 15300 "$rate" "$seconds"
+    # The same upstream transport with TCP clients: what a UDP miss should cost no more than.
+    [[ $name == dnsgate-tls ]] && same_rate_misses "$dir" "$name" 15300 "$rate" "$seconds" tcp
     stop_daemon "$dir" "$name"
 done
 start_daemon "$dir" reference-forwarder 15320 "$reference" 15320 "$KNOT_PORT"

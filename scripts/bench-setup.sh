@@ -31,13 +31,14 @@ add_peer_targets() {
     done <<<"$started"
 }
 
-# same_rate_misses DIR NAME PORT RATE SECONDS: UDP misses at RATE qps (dnsperf -Q, pinned to the last CPU) for
-# SECONDS through the target NAME started in DIR, after one second of warm-up; prints a table row: name, rate,
+# same_rate_misses DIR NAME PORT RATE SECONDS [MODE]: misses at RATE qps (dnsperf -Q, pinned to the last CPU) for
+# SECONDS through the target NAME started in DIR, over MODE (udp unless given; tcp: 10 connections, pipelined)
+# after one second of warm-up; prints a table row: name (with " (tcp)" for TCP), rate,
 # answered, lost, the target's CPU µs per query (utime + stime from /proc) and the average latency. The names are
 # fresh ones under the zone's wildcard.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 same_rate_misses() {
-    local dir=$1 name=$2 port=$3 rate=$4 seconds=$5 pid queries warmup out before after
+    local dir=$1 name=$2 port=$3 rate=$4 seconds=$5 mode=${6:-udp} pid queries warmup out before after label=$2
     pid=$(live_pid "$dir" "$name")
     queries="$dir/same-rate-$name.txt"
     warmup="$dir/same-rate-$name-warmup.txt"
@@ -46,12 +47,13 @@ same_rate_misses() {
 for _ in range($rate * ($seconds + 3)): print(f'{random.getrandbits(60):x}.wild.bench.test A')" >"$queries.all"
     head -n "$rate" "$queries.all" >"$warmup"
     tail -n "+$(( rate + 1 ))" "$queries.all" >"$queries"
-    dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$warmup" -c 10 -q 100 -l 1 -n 1 -Q "$rate" >/dev/null
+    [[ $mode == udp ]] || label="$name ($mode)"
+    dnsperf -s "$BENCH_HOST" -p "$port" -m "$mode" -d "$warmup" -c 10 -q 100 -l 1 -n 1 -Q "$rate" >/dev/null
     before=$(cpu_ticks "$pid")
-    out=$(taskset -c "$(( $(nproc) - 1 ))" dnsperf -s "$BENCH_HOST" -p "$port" -m udp -d "$queries" -c 10 -q 100 \
+    out=$(taskset -c "$(( $(nproc) - 1 ))" dnsperf -s "$BENCH_HOST" -p "$port" -m "$mode" -d "$queries" -c 10 -q 100 \
         -t 5 -l "$seconds" -n 1 -Q "$rate")
     after=$(cpu_ticks "$pid")
-    awk -v name="$name" -v rate="$rate" -v ticks=$(( after - before )) -v hz="$(getconf CLK_TCK)" '
+    awk -v name="$label" -v rate="$rate" -v ticks=$(( after - before )) -v hz="$(getconf CLK_TCK)" '
         /Queries completed/ { done = $3 } /Queries lost/ { lost = $3 } /Average Latency/ { latency = $4 * 1000 }
         END { printf "| %s | %d | %d | %d | %.1f | %.2f |\n", name, rate, done, lost, ticks / hz * 1e6 / done, latency }
     ' <<<"$out"
