@@ -22,14 +22,24 @@ enum DoHExchange {
 
     /// The DNS query a request carries, or the HTTP status that refuses it: 404 for a path other than `path`, 405
     /// for a method other than GET and POST, 415 for a POST that is not `application/dns-message`, 413 for a body
-    /// over 65,535 octets, 400 for a GET without a valid `dns` parameter.
+    /// over 65,535 octets, 400 for a GET without a valid `dns` parameter. The target is read as bytes, in place.
     static func query(method: String, target: Substring, contentType: String?, body: ByteBuffer?, bodyTooLarge: Bool,
                       path: String, allocator: ByteBufferAllocator) -> Result<ByteBuffer, StatusError> {
-        let mark = target.firstIndex(of: "?") ?? target.endIndex
-        guard target[..<mark] == path else { return .failure(StatusError(code: 404)) }
+        let read = { (target: UnsafeBufferPointer<UInt8>) in
+            Self.query(method: method, target: target, contentType: contentType, body: body,
+                       bodyTooLarge: bodyTooLarge, path: path, allocator: allocator)
+        }
+        return target.utf8.withContiguousStorageIfAvailable(read) ?? Array(target.utf8).withUnsafeBufferPointer(read)
+    }
+
+    private static func query(method: String, target: UnsafeBufferPointer<UInt8>, contentType: String?,
+                              body: ByteBuffer?, bodyTooLarge: Bool, path: String,
+                              allocator: ByteBufferAllocator) -> Result<ByteBuffer, StatusError> {
+        let mark = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+        guard path.utf8.elementsEqual(target[..<mark]) else { return .failure(StatusError(code: 404)) }
         switch method {
         case "GET":
-            let query = mark == target.endIndex ? "" : target[target.index(after: mark)...]
+            let query = target[(mark == target.endIndex ? mark : mark + 1)...]
             guard let encoded = Self.parameter("dns", in: query), let bytes = Self.base64URLDecoded(encoded) else {
                 return .failure(StatusError(code: 400))
             }
@@ -88,23 +98,23 @@ enum DoHExchange {
     }
 
     /// The value of `name` in a query string (`a=1&dns=...`), found without splitting the string.
-    static func parameter(_ name: String, in query: Substring) -> Substring.UTF8View.SubSequence? {
-        let bytes = query.utf8
+    static func parameter(_ name: String, in query: Slice<UnsafeBufferPointer<UInt8>>)
+        -> Slice<UnsafeBufferPointer<UInt8>>? {
         let key = name.utf8
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
-            let pair = bytes[start..<end]
+        var start = query.startIndex
+        while start < query.endIndex {
+            let end = query[start...].firstIndex(of: UInt8(ascii: "&")) ?? query.endIndex
+            let pair = query[start..<end]
             if pair.starts(with: key), pair.dropFirst(key.count).first == UInt8(ascii: "=") {
                 return pair.dropFirst(key.count + 1)
             }
-            start = end == bytes.endIndex ? end : bytes.index(after: end)
+            start = end == query.endIndex ? end : end + 1
         }
         return nil
     }
 
     /// RFC 4648 §5 base64url without padding, as RFC 8484 §4.1 sends the query.
-    static func base64URLDecoded(_ text: Substring.UTF8View.SubSequence) -> [UInt8]? {
+    static func base64URLDecoded(_ text: Slice<UnsafeBufferPointer<UInt8>>) -> [UInt8]? {
         try? Base64.decode(bytes: text, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 }

@@ -59,6 +59,9 @@ public final class HTTP2Session {
     var openRequests = Set<Int32>()
     /// The SETTINGS frame leaving first still carries nghttp2's stream limit (see ``hardStreamLimit``).
     private var settingsToRewrite: Bool
+    /// Where ``flushOutput(through:)`` gathers a tick's frames; its storage is used again once the write before has
+    /// released it.
+    private var output: ByteBuffer
 
     /// A session for `role`, with its SETTINGS and connection window queued as the first output.
     public init(role: Role, settings: Settings, allocator: ByteBufferAllocator) throws(HTTP2SessionError) {
@@ -66,6 +69,7 @@ public final class HTTP2Session {
         self.settings = settings
         self.allocator = allocator
         self.settingsToRewrite = role == .server
+        self.output = allocator.buffer(capacity: Self.outputCapacity)
         var callbacks: OpaquePointer?
         try Self.check(nghttp2_session_callbacks_new(&callbacks))
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -149,16 +153,21 @@ public final class HTTP2Session {
     /// Writes and flushes everything the session has to send through `context`, then closes the channel if the
     /// session is finished or broken. Call once per event loop tick (see `TickFlusher`).
     public func flushOutput(through context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 0)
         var broken = false
-        do {
-            try self.drainOutput(into: &buffer)
-        } catch {
-            broken = true
+        if nghttp2_session_want_write(self.session) != 0 {
+            self.output.clear()
+            do {
+                try self.drainOutput(into: &self.output)
+            } catch {
+                broken = true
+            }
+            if self.output.readableBytes > 0 { context.writeAndFlush(NIOAny(self.output), promise: nil) }
         }
-        if buffer.readableBytes > 0 { context.writeAndFlush(NIOAny(buffer), promise: nil) }
         if broken || self.isFinished { context.close(promise: nil) }
     }
+
+    /// Room for a tick's frames before the output buffer grows: dozens of DoH answers.
+    static let outputCapacity = 8192
 
     /// Nothing more to read or write: the connection can close (after GOAWAY both ways, or a fatal error).
     public var isFinished: Bool {
