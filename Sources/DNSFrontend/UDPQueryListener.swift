@@ -13,6 +13,13 @@ import Glibc
 /// the thread and leave in one `sendmmsg`, and the rest go to the paired event loop in one hand-over per batch, where
 /// their answers leave together too (``UDPAnswerBatch``).
 /// No event loop, channel pipeline or per-datagram address text sits on the cache-hit path.
+///
+/// Why not read the socket on the event loop that owns the upstream connections, for one wake-up per miss? Tried
+/// with NIO's `DatagramChannel` (vector reads, the same answer batches; 2026-12-07): at 2,000 misses per second over
+/// plain UDP it saved about 18 % of CPU per query (`scripts/bench-low-rate.sh`), over DoT about 5 % (within the
+/// noise), but cache hits at full rate cost 10-18 % more CPU (`scripts/bench-compare.sh`). NIO formats every
+/// sender's address as text, boxes every datagram in `NIOAny` and allocates an array of envelopes per read, and it
+/// offers no public way to be told a descriptor is readable without reading it.
 final class UDPQueryListener: Sendable {
     let socket: UDPListenerSocket
     private let responder: UDPQueryResponder
