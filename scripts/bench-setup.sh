@@ -5,7 +5,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 . "$bench/common.sh"
 binary=$root/.build/release/dnsgate
-[[ -x $binary ]] || die "build first: swift build -c release --product dnsgate"
+[[ -x $binary ]] || die "build first: swift build -c release --static-swift-stdlib --product dnsgate"
 
 # run_kit DIR TARGET...: ../shared/bench/run.sh over TARGETs (NAME=HOST:PORT@PID) against the upstream started in
 # DIR, set up as bench.sh sets it: the upstream's processes for CPU accounting, its console and knot for the TLS

@@ -166,8 +166,9 @@ public final class HTTP2Session {
         if broken || self.isFinished { context.close(promise: nil) }
     }
 
-    /// Room for a tick's frames before the output buffer grows: dozens of DoH answers.
-    static let outputCapacity = 8192
+    /// Room for a tick's frames before the output buffer grows (about eight DoH answers); small, because every
+    /// open connection keeps its buffer.
+    static let outputCapacity = 1024
 
     /// Nothing more to read or write: the connection can close (after GOAWAY both ways, or a fatal error).
     public var isFinished: Bool {
