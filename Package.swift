@@ -72,6 +72,7 @@ let package = Package(
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "NIOTLS", package: "swift-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "ExtrasBase64", package: "swift-extras-base64"),
                            .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: upcomingFeatures
         ),

@@ -121,21 +121,25 @@ extension HTTP2Session {
     /// Adds a DATA chunk to its stream's body; past the limit the body is dropped, and a client resets the stream
     /// at once (a server still answers the request, with its own error).
     func append(_ chunk: UnsafeRawBufferPointer, on stream: Int32) {
-        guard var message = self.incoming.removeValue(forKey: stream) else { return }
-        if message.bodyTooLarge || (message.body?.readableBytes ?? 0) + chunk.count > self.settings.maxBody {
-            message.bodyTooLarge = true
-            message.body = nil
-            if self.role == .client {
+        // One lookup, and the body grows in place.
+        guard let index = self.incoming.index(forKey: stream) else { return }
+        // Only sizes are read, so that no second reference to the body makes the write below copy it.
+        let held = self.incoming.values[index].body?.readableBytes
+        let fits = !self.incoming.values[index].bodyTooLarge && (held ?? 0) + chunk.count <= self.settings.maxBody
+        guard fits else {
+            self.incoming.values[index].bodyTooLarge = true
+            self.incoming.values[index].body = nil
+            if self.role == .client, let dropped = self.incoming.removeValue(forKey: stream) {
                 self.reset(stream, code: .cancel)
-                self.delegate?.http2Session(self, received: message, on: stream)
-                return
+                self.delegate?.http2Session(self, received: dropped, on: stream)
             }
-        } else if message.body == nil {
-            message.body = self.allocator.buffer(bytes: chunk)
-        } else {
-            message.body?.writeBytes(chunk)
+            return
         }
-        self.incoming[stream] = message
+        if held == nil {
+            self.incoming.values[index].body = self.allocator.buffer(bytes: chunk)
+        } else {
+            self.incoming.values[index].body?.writeBytes(chunk)
+        }
     }
 
     /// A header block starts on `stream`: its fields go to `message` (stream 0 is never a request's).

@@ -93,6 +93,10 @@ public final class HTTP2Session {
                                    value: UInt32(clamping: streamLimit)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: 1 << 16),
         ]
+        // A client wants no pushed streams (RFC 9113 §6.5.2): DoH has no use for them.
+        if role == .client {
+            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
+        }
         try Self.check(nghttp2_submit_settings(created, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count))
         try Self.check(nghttp2_session_set_local_window_size(created, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
                                                              Int32(clamping: settings.connectionWindow)))

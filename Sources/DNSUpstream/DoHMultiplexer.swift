@@ -1,7 +1,7 @@
 import DNSCore
 import DNSHTTP2
 import DNSWire
-import Foundation
+import ExtrasBase64
 import NIOCore
 
 /// Carries many DNS-over-HTTPS queries at once over one HTTP/2 connection (RFC 8484) on libnghttp2: each query is a
@@ -194,10 +194,8 @@ final class DoHMultiplexer: ChannelInboundHandler, RemovableChannelHandler, Conn
         context.close(promise: nil)
     }
 
-    /// base64url without padding (RFC 8484 §4.1): Foundation's base64 with the URL-safe alphabet.
+    /// base64url without padding (RFC 8484 §4.1), as the DoH listener decodes it.
     static func base64URL(_ buffer: ByteBuffer) -> String {
-        var text = Data(buffer.readableBytesView).base64EncodedString()
-        while text.hasSuffix("=") { text.removeLast() }
-        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+        Base64.encodeToString(bytes: buffer.readableBytesView, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 }

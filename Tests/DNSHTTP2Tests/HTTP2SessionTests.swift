@@ -107,15 +107,8 @@ import Testing
         let pair = try Pair(maxConcurrentStreams: 3)
         var first = ByteBuffer()
         try pair.server.drainOutput(into: &first)
-        // The first frame is SETTINGS (type 4); SETTINGS_MAX_CONCURRENT_STREAMS (3) says 3, not nghttp2's 6.
-        #expect(first.getInteger(at: 3, as: UInt8.self) == 4)
-        let length = Int(try #require(first.getInteger(at: 0, as: UInt32.self)) >> 8)
-        let entries = stride(from: 9, to: 9 + length, by: 6).compactMap { offset -> (UInt16, UInt32)? in
-            guard let id = first.getInteger(at: offset, as: UInt16.self),
-                let value = first.getInteger(at: offset + 2, as: UInt32.self) else { return nil }
-            return (id, value)
-        }
-        #expect(entries.first { $0.0 == 3 }?.1 == 3)
+        // SETTINGS_MAX_CONCURRENT_STREAMS (3) says 3, not nghttp2's 6.
+        #expect(try Self.settings(in: first, at: 0)[3] == 3)
         try pair.client.receive(first)
         // The client (nghttp2, which keeps to the limit) is fed raw requests by a second, unlimited client.
         let rogue = try HTTP2Session(role: .client, settings: .init(maxConcurrentStreams: 100),
@@ -135,6 +128,28 @@ import Testing
         try rogue.receive(answer)
         #expect(rogueEvents.closed == [7: 7, 9: 7])
         #expect(!pair.server.isFinished)
+    }
+
+    @Test func aClientRefusesPushedStreams() throws {
+        let client = try HTTP2Session(role: .client, settings: .init(maxConcurrentStreams: 100),
+                                      allocator: ByteBufferAllocator())
+        var opening = ByteBuffer()
+        try client.drainOutput(into: &opening)
+        // After the 24-octet connection preface: SETTINGS_ENABLE_PUSH (2) is 0.
+        #expect(try Self.settings(in: opening, at: 24)[2] == 0)
+    }
+
+    /// The entries of the SETTINGS frame at `start` in `buffer`, by identifier.
+    private static func settings(in buffer: ByteBuffer, at start: Int) throws -> [UInt16: UInt32] {
+        // The frame type (octet 3) is SETTINGS (4).
+        try #require(buffer.getInteger(at: start + 3, as: UInt8.self) == 4)
+        let length = Int(try #require(buffer.getInteger(at: start, as: UInt32.self)) >> 8)
+        var entries: [UInt16: UInt32] = [:]
+        for offset in stride(from: start + 9, to: start + 9 + length, by: 6) {
+            let id = try #require(buffer.getInteger(at: offset, as: UInt16.self))
+            entries[id] = try #require(buffer.getInteger(at: offset + 2, as: UInt32.self))
+        }
+        return entries
     }
 
     @Test func goAwayNamesTheLastStreamAndTheSessionFinishesOnceItIsAnswered() throws {
