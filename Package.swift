@@ -10,6 +10,15 @@ let upcomingFeatures: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// How the release binary is linked: by lld, with relative relocations packed (DT_RELR, glibc 2.36) and no dynamic
+/// symbol table of its own symbols (the static standard library's link arguments ask for -export-dynamic; nothing
+/// looks dnsgate's symbols up at run time). Startup then no longer reads 3.4 MB of relocations and 1.6 MB of symbols:
+/// idle RSS 34.3 -> 29.4 MiB (scripts/bench-memory.sh).
+let releaseLinking: [LinkerSetting] = [
+    .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                  "-Xlinker", "--no-export-dynamic"], .when(configuration: .release)),
+]
+
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
@@ -167,7 +176,8 @@ let package = Package(
                 "DNSGateApp", "Config", "DNSCore", "FakeIP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: upcomingFeatures
+            swiftSettings: upcomingFeatures,
+            linkerSettings: releaseLinking
         ),
         .target(
             name: "DNSTestSupport",
