@@ -138,8 +138,12 @@ public protocol DNSDecidingMiddleware: DNSMiddleware {
 }
 
 extension DNSDecidingMiddleware {
+    // Inlinable, so that each stage's witness is specialized: the generic version copied the 145-byte outcome four
+    // times per stage and query (memcpy was 3 % of a DoH cache hit's CPU, perf).
+    @inlinable
     public func immediateOutcome(for request: DNSRequest) -> DNSImmediateOutcome {
-        self.decision(for: request).map(DNSImmediateOutcome.answer) ?? .pass
+        guard let answer = self.decision(for: request) else { return .pass }
+        return .answer(answer)
     }
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop, next: any DNSHandler)

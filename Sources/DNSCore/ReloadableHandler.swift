@@ -29,17 +29,19 @@ public final class ReloadableHandler: DNSHandler {
 
     public func handle(_ request: DNSRequest, eventLoop: any EventLoop) -> EventLoopFuture<DNSResponse> {
         let current = self.current.load(ordering: .acquiring)
+        // The request is passed on as it came unless its deadline moves: a copy costs a memcpy of the whole request.
+        guard current.deadlineShift != .zero else { return current.handler.handle(request, eventLoop: eventLoop) }
         return current.handler.handle(Self.shifted(request, by: current.deadlineShift), eventLoop: eventLoop)
     }
 
     public func begin(_ request: DNSRequest) -> DNSQueryStart {
         let current = self.current.load(ordering: .acquiring)
+        guard current.deadlineShift != .zero else { return current.handler.begin(request) }
         return current.handler.begin(Self.shifted(request, by: current.deadlineShift))
     }
 
     private static func shifted(_ request: DNSRequest, by shift: TimeAmount) -> DNSRequest {
-        guard shift != .zero else { return request }
-        return DNSRequest(message: request.message, view: request.view, metadata: request.metadata,
-                          deadline: request.deadline + shift) ?? request
+        DNSRequest(message: request.message, view: request.view, metadata: request.metadata,
+                   deadline: request.deadline + shift) ?? request
     }
 }
