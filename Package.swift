@@ -87,11 +87,14 @@ let package = Package(
         ),
         // Debian's libnghttp2 for HTTP/2 at both DoH ends.
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // QUIC (DoQ) on Debian's ngtcp2 0.12 with GnuTLS, behind a C shim that keeps the pre-1.0 API in one file.
+        .target(name: "CQUIC", linkerSettings: [.linkedLibrary("ngtcp2"), .linkedLibrary("ngtcp2_crypto_gnutls"),
+                                                .linkedLibrary("gnutls")]),
         .target(name: "DNSHTTP2", dependencies: ["CNGHTTP2", nioCore], swiftSettings: upcomingFeatures),
         .target(
             name: "DNSFrontend",
             dependencies: [
-                "DNSCore", "DNSWire", "DNSHTTP2", "CLinuxNet", nioCore, nioPosix, nioSSL, logging,
+                "DNSCore", "DNSWire", "DNSHTTP2", "CLinuxNet", "CQUIC", nioCore, nioPosix, nioSSL, logging,
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -45,7 +45,7 @@ extension ConfigLoader {
         }
     }
 
-    /// One listener URL (`127.0.0.1:53`, `tls://…`, `https://…`).
+    /// One listener URL (`127.0.0.1:53`, `tls://…`, `https://…`, `quic://…`).
     private static func listener(_ url: String, text: String) throws -> ListenerAddress {
         var rest = Substring(url)
         var kind = ListenerAddress.Kind.plain
@@ -53,6 +53,10 @@ extension ConfigLoader {
         if rest.hasPrefix("tls://") {
             rest = rest.dropFirst("tls://".count)
             kind = .tls
+            defaultPort = 853
+        } else if rest.hasPrefix("quic://") {
+            rest = rest.dropFirst("quic://".count)
+            kind = .quic
             defaultPort = 853
         } else if rest.hasPrefix("https://") {
             rest = rest.dropFirst("https://".count)
@@ -63,8 +67,8 @@ extension ConfigLoader {
         }
         guard let address = ConfigValueParsing.socketAddress(String(rest), defaultPort: defaultPort) else {
             throw ConfigError(key: "listen", value: text, allowed: "an IP address with port, e.g. 127.0.0.1:53 or "
-                                  + "[::1]:53, or a DoT or DoH listener: tls://127.0.0.1:853, "
-                                  + "https://127.0.0.1:443/dns-query")
+                                  + "[::1]:53, or a DoT, DoH or DoQ listener: tls://127.0.0.1:853, "
+                                  + "https://127.0.0.1:443/dns-query, quic://127.0.0.1:853")
         }
         return ListenerAddress(address, kind: kind)
     }

@@ -3,7 +3,7 @@ public import NIOCore
 
 /// How a query reached dnsgate.
 public enum DNSTransport: String, Sendable, CaseIterable {
-    case udp, tcp, tls, https, tun
+    case udp, tcp, tls, https, tun, doq
 }
 
 /// What a frontend knows about where a query came from, for access control, rate limits and logs.

@@ -62,6 +62,7 @@ public final class QueryMetrics: QueryObserver {
         case .tls: 2
         case .https: 3
         case .tun: 4
+        case .doq: 5
         }
     }
 

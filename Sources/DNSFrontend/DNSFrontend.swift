@@ -164,7 +164,9 @@ public final class DNSFrontend: Sendable {
             guard let tls = self.configuration.tls else {
                 throw FrontendError.needsCertificate("\(listener)")
             }
-            let channel = try await self.bindTCP(listener.address, kind: listener.kind, id: listener.id, tls: tls)
+            let channel = listener.kind == .quic
+                ? try await self.bindQUIC(listener.address, id: listener.id, tls: tls)
+                : try await self.bindTCP(listener.address, kind: listener.kind, id: listener.id, tls: tls)
             self.listeners.withLockedValue { $0.append(Listener(address: listener, udp: [], tcp: channel)) }
             self.logger.info("listening", metadata: ["address": "\(listener)"])
             return
@@ -270,6 +272,36 @@ public final class DNSFrontend: Sendable {
             return channel
         } catch {
             throw FrontendError.cannotListen("tcp", address.hostAndPort, reason: "\(error)",
+                                             addressInUse: (error as? IOError)?.errnoCode == EADDRINUSE)
+        }
+    }
+
+    /// A UDP socket for DNS over QUIC, with the certificate `tls` was loaded from.
+    private func bindQUIC(_ address: SocketAddress, id: Int, tls: ServerTLSContext) async throws -> any Channel {
+        let endpoint: QUICServerEndpoint
+        do {
+            endpoint = try QUICServerEndpoint(certificateFile: tls.certificateFile, keyFile: tls.keyFile, alpn: "doq",
+                                              maxStreams: self.configuration.maxTCPQueriesPerConnection,
+                                              idleTimeout: self.configuration.tcpIdleTimeout)
+        } catch {
+            throw FrontendError.cannotListen("quic", address.hostAndPort, reason: "\(error)", addressInUse: false)
+        }
+        let pipeline = self.pipeline
+        let configuration = self.configuration
+        do {
+            return try await DatagramBootstrap(group: self.group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DoQServerHandler(
+                            endpoint: endpoint, pipeline: pipeline, listener: id,
+                            queryTimeout: configuration.queryTimeout,
+                            maxConnections: configuration.maxTCPConnections))
+                    }
+                }
+                .bind(to: address).get()
+        } catch {
+            throw FrontendError.cannotListen("udp", address.hostAndPort, reason: "\(error)",
                                              addressInUse: (error as? IOError)?.errnoCode == EADDRINUSE)
         }
     }

@@ -10,6 +10,8 @@ public struct ListenerAddress: Hashable, Sendable, CustomStringConvertible {
         case tls
         /// DNS over HTTPS (RFC 8484) on `path`, HTTP/2 and HTTP/1.1.
         case https(path: String)
+        /// DNS over QUIC (RFC 9250), on UDP.
+        case quic
     }
 
     public var address: SocketAddress
@@ -20,12 +22,14 @@ public struct ListenerAddress: Hashable, Sendable, CustomStringConvertible {
         self.kind = kind
     }
 
-    /// As the configuration writes it: `127.0.0.1:53`, `tls://127.0.0.1:853`, `https://127.0.0.1:443/dns-query`.
+    /// As the configuration writes it: `127.0.0.1:53`, `tls://127.0.0.1:853`, `https://127.0.0.1:443/dns-query`,
+    /// `quic://127.0.0.1:853`.
     public var description: String {
         switch self.kind {
         case .plain: self.address.hostAndPort
         case .tls: "tls://" + self.address.hostAndPort
         case .https(let path): "https://" + self.address.hostAndPort + path
+        case .quic: "quic://" + self.address.hostAndPort
         }
     }
 
