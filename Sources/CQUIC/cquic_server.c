@@ -259,6 +259,8 @@ static int start_tls(cquic_conn *c) {
     if (gnutls_priority_set(c->tls, server->priority) != 0 ||
         gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, server->credentials) != 0 ||
         gnutls_session_ticket_enable_server(c->tls, &server->ticket_key) != 0 ||
+        // RFC 9001 §4.6.1: a ticket that allows 0-RTT says so with 0xffffffff, not a byte count.
+        gnutls_record_set_max_early_data_size(c->tls, 0xffffffffu) != 0 ||
         gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0 ||
         ngtcp2_crypto_gnutls_configure_server_session(c->tls) != 0) {
         return -1;
@@ -270,12 +272,53 @@ static int start_tls(cquic_conn *c) {
     return 0;
 }
 
+/// How long a Retry token stays valid.
+#define CQUIC_RETRY_TOKEN_LIFETIME (10 * NGTCP2_SECONDS)
+
+ssize_t cquic_write_retry(cquic_server *server, const uint8_t *packet, size_t length,
+                          const struct sockaddr *remote, socklen_t remote_length, uint8_t *out, size_t capacity,
+                          uint64_t now) {
+    ngtcp2_pkt_hd header;
+    if (ngtcp2_accept(&header, packet, length) != 0 || header.type != NGTCP2_PKT_INITIAL) {
+        return -1;
+    }
+    ngtcp2_cid retry_scid;
+    random_bytes(retry_scid.data, CQUIC_SCID_LENGTH);
+    retry_scid.datalen = CQUIC_SCID_LENGTH;
+    uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+    ngtcp2_ssize token_length = ngtcp2_crypto_generate_retry_token(
+        token, server->reset_secret, sizeof(server->reset_secret), header.version, (const ngtcp2_sockaddr *)remote,
+        remote_length, &retry_scid, &header.dcid, now);
+    if (token_length < 0) {
+        return -1;
+    }
+    return ngtcp2_crypto_write_retry(out, capacity, header.version, &header.scid, &retry_scid, &header.dcid, token,
+                                     (size_t)token_length);
+}
+
 cquic_conn *cquic_accept(cquic_server *server, const uint8_t *packet, size_t length,
                          const struct sockaddr *local, socklen_t local_length,
                          const struct sockaddr *remote, socklen_t remote_length,
-                         const cquic_events *events, void *user, uint64_t now) {
+                         const cquic_events *events, void *user, uint64_t now, int validate_address,
+                         int *send_retry) {
+    *send_retry = 0;
     ngtcp2_pkt_hd header;
     if (ngtcp2_accept(&header, packet, length) != 0 || header.type != NGTCP2_PKT_INITIAL) {
+        return NULL;
+    }
+    // After a Retry the client's Initial carries our token: it proves the address, and names the client's first
+    // destination ID, which the transport parameters must repeat.
+    ngtcp2_cid original_dcid = header.dcid;
+    int retried = header.token.len > 0 && header.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY;
+    if (retried) {
+        if (ngtcp2_crypto_verify_retry_token(&original_dcid, header.token.base, header.token.len,
+                                             server->reset_secret, sizeof(server->reset_secret), header.version,
+                                             (const ngtcp2_sockaddr *)remote, remote_length, &header.dcid,
+                                             CQUIC_RETRY_TOKEN_LIFETIME, now) != 0) {
+            return NULL;
+        }
+    } else if (validate_address) {
+        *send_retry = 1;
         return NULL;
     }
     cquic_conn *c = calloc(1, sizeof(*c));
@@ -290,6 +333,7 @@ cquic_conn *cquic_accept(cquic_server *server, const uint8_t *packet, size_t len
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now;
+    settings.handshake_timeout = server->limits.handshake_timeout_ms * NGTCP2_MILLISECONDS;
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
     params.initial_max_streams_bidi = server->limits.max_streams;
@@ -298,7 +342,11 @@ cquic_conn *cquic_accept(cquic_server *server, const uint8_t *packet, size_t len
     params.initial_max_data = CQUIC_CONNECTION_WINDOW;
     params.max_idle_timeout = server->limits.idle_timeout_ms * NGTCP2_MILLISECONDS;
     params.disable_active_migration = 1;
-    params.original_dcid = header.dcid;
+    params.original_dcid = original_dcid;
+    if (retried) {
+        params.retry_scid = header.dcid;
+        params.retry_scid_present = 1;
+    }
     params.stateless_reset_token_present = 1;
 
     ngtcp2_cid scid;

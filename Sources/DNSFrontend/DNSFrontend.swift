@@ -282,7 +282,7 @@ public final class DNSFrontend: Sendable {
         do {
             endpoint = try QUICServerEndpoint(certificateFile: tls.certificateFile, keyFile: tls.keyFile, alpn: "doq",
                                               maxStreams: self.configuration.maxTCPQueriesPerConnection,
-                                              idleTimeout: self.configuration.tcpIdleTimeout)
+                                              idleTimeout: self.configuration.tcpIdleTimeout * 2)
         } catch {
             throw FrontendError.cannotListen("quic", address.hostAndPort, reason: "\(error)", addressInUse: false)
         }
@@ -296,7 +296,8 @@ public final class DNSFrontend: Sendable {
                         try channel.pipeline.syncOperations.addHandler(DoQServerHandler(
                             endpoint: endpoint, pipeline: pipeline, listener: id,
                             queryTimeout: configuration.queryTimeout,
-                            maxConnections: configuration.maxTCPConnections))
+                            maxConnections: configuration.maxTCPConnections,
+                            idleTimeout: configuration.tcpIdleTimeout))
                     }
                 }
                 .bind(to: address).get()

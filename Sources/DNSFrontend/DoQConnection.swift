@@ -31,6 +31,10 @@ final class DoQConnection {
     var removedIDs: [[UInt8]] = []
     /// Every connection ID routed to this connection now.
     var routedIDs: Set<[UInt8]> = []
+    /// Whether the TLS handshake has completed (until then the connection counts against the handshake limit).
+    var handshakeCompleted = false
+    /// When a query last arrived or an answer was last given, for the idle close.
+    var lastActivity = NIODeadline.now()
     /// The timer armed for ngtcp2's next expiry, and that expiry (on `cquic_now`'s clock).
     var timer: Scheduled<Void>?
     var timerExpiry = UInt64.max
@@ -80,6 +84,9 @@ final class DoQConnection {
         state.answer?.deallocate()
         if reset, state.answer == nil { self.abandonedStreams.append(stream) }
     }
+
+    /// Whether no stream is open: nothing asked and not yet answered, nothing still being delivered.
+    var isIdle: Bool { self.streams.isEmpty }
 
     /// The query of a stream whose FIN has arrived, or nil when the stream is gone.
     func query(of stream: Int64) -> [UInt8]? {

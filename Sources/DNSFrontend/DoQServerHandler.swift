@@ -20,15 +20,22 @@ final class DoQServerHandler: ChannelInboundHandler {
 
     /// Room for one datagram ngtcp2 writes (it keeps to 1,452 bytes and the path's limit).
     static let datagramCapacity = 1_500
+    /// Handshakes in progress beyond which a new client must first prove its address with a Retry round trip,
+    /// so that abandoned or spoofed handshakes cannot pile up state.
+    static let maxHandshakes = 64
 
     private let endpoint: QUICServerEndpoint
     private let pipeline: any DNSHandler
     private let listener: Int
     private let queryTimeout: TimeAmount
     private let maxConnections: Int
+    private let idleTimeout: TimeAmount
     /// Connections by every connection ID routed to them.
     private var connections: [[UInt8]: DoQConnection] = [:]
-    private var openConnections = 0
+    /// Every open connection, once.
+    private var open: [ObjectIdentifier: DoQConnection] = [:]
+    private var handshaking = 0
+    private var idleSweep: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var localAddress: SocketAddress?
     private let datagram = UnsafeMutableRawBufferPointer.allocate(byteCount: DoQServerHandler.datagramCapacity,
@@ -36,12 +43,13 @@ final class DoQServerHandler: ChannelInboundHandler {
     private var needsFlush = false
 
     init(endpoint: QUICServerEndpoint, pipeline: any DNSHandler, listener: Int, queryTimeout: TimeAmount,
-         maxConnections: Int) {
+         maxConnections: Int, idleTimeout: TimeAmount) {
         self.endpoint = endpoint
         self.pipeline = pipeline
         self.listener = listener
         self.queryTimeout = queryTimeout
         self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
     }
 
     deinit {
@@ -51,14 +59,34 @@ final class DoQServerHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.localAddress = context.channel.localAddress
+        self.scheduleIdleSweep()
+    }
+
+    private func scheduleIdleSweep() {
+        guard let context = self.context else { return }
+        let interval = TimeAmount.nanoseconds(max(self.idleTimeout.nanoseconds / 4, 100_000_000))
+        self.idleSweep = context.eventLoop.assumeIsolated().scheduleTask(in: interval) {
+            self.closeIdleConnections()
+            self.scheduleIdleSweep()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        // Several IDs route to one connection; releasing is idempotent.
-        for connection in self.connections.values { connection.release() }
+        self.idleSweep?.cancel()
+        self.idleSweep = nil
+        for connection in self.open.values { connection.release() }
+        self.open = [:]
         self.connections = [:]
-        self.openConnections = 0
         self.context = nil
+    }
+
+    /// RFC 9250 §5.5: connections with nothing open for the idle timeout are closed with DOQ_NO_ERROR (QUIC's own
+    /// idle timeout, twice as long, would end them silently).
+    private func closeIdleConnections() {
+        let cutoff = NIODeadline.now() - self.idleTimeout
+        for connection in self.open.values where connection.isIdle && connection.lastActivity <= cutoff {
+            self.fail(connection, code: .noError)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -110,20 +138,30 @@ final class DoQServerHandler: ChannelInboundHandler {
     }
 
     private func accept(_ packet: UnsafeRawBufferPointer, from remote: SocketAddress) {
-        guard self.openConnections < self.maxConnections,
-            let bytes = packet.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard self.open.count < self.maxConnections, let bytes = packet.baseAddress?.assumingMemoryBound(to: UInt8.self)
         else { return }
         let connection = DoQConnection(remote: remote)
         let user = Unmanaged.passUnretained(connection).toOpaque()
+        let validateAddress: Int32 = self.handshaking >= Self.maxHandshakes ? 1 : 0
+        var sendRetry: Int32 = 0
         let accepted = self.withAddresses(remote) { local, localLength, remote, remoteLength in
             withUnsafePointer(to: DoQConnection.events) { events in
                 cquic_accept(self.endpoint.pointer, bytes, packet.count, local, localLength, remote, remoteLength,
-                             events, user, cquic_now())
+                             events, user, cquic_now(), validateAddress, &sendRetry)
             }
         }
-        guard let accepted, let pointer = accepted else { return }
+        guard let accepted, let pointer = accepted else {
+            guard sendRetry != 0 else { return }
+            let length = remote.withSockAddr { address, addressLength in
+                cquic_write_retry(self.endpoint.pointer, bytes, packet.count, address, socklen_t(addressLength),
+                                  self.output, self.datagram.count, cquic_now())
+            }
+            if length > 0 { self.emit(length, to: remote) }
+            return
+        }
         connection.attach(pointer)
-        self.openConnections += 1
+        self.open[ObjectIdentifier(connection)] = connection
+        self.handshaking += 1
         self.route(connection)
         self.read(packet, from: remote, into: connection)
     }
@@ -135,6 +173,10 @@ final class DoQServerHandler: ChannelInboundHandler {
             cquic_conn_read(pointer, bytes, packet.count, local, localLength, remote, remoteLength, cquic_now())
         }
         self.route(connection)
+        if !connection.handshakeCompleted, cquic_conn_handshake_completed(pointer) != 0 {
+            connection.handshakeCompleted = true
+            self.handshaking -= 1
+        }
         switch status {
         case CQUIC_OK, CQUIC_DISCARDED:
             self.progress(connection)
@@ -168,6 +210,7 @@ final class DoQServerHandler: ChannelInboundHandler {
         connection.abandonedStreams = []
         let complete = connection.completedQueries
         connection.completedQueries = []
+        if !complete.isEmpty { connection.lastActivity = .now() }
         for stream in complete where connection.pointer != nil {
             self.answer(stream, on: connection)
         }
@@ -215,7 +258,7 @@ final class DoQServerHandler: ChannelInboundHandler {
         var framed = ByteBuffer()
         framed.reserveCapacity(message.readableBytes + 2)
         framed.writeLengthPrefixedDNSMessage(message)
-        _ = connection.setAnswer(framed, on: stream)
+        if connection.setAnswer(framed, on: stream) { connection.lastActivity = .now() }
     }
 
     /// Writes every datagram the connection can send now: answers first, then its own frames.
@@ -324,6 +367,7 @@ final class DoQServerHandler: ChannelInboundHandler {
         }
         connection.routedIDs = []
         connection.release()
-        self.openConnections -= 1
+        self.open[ObjectIdentifier(connection)] = nil
+        if !connection.handshakeCompleted { self.handshaking -= 1 }
     }
 }

@@ -14,7 +14,8 @@ final class QUICServerEndpoint: @unchecked Sendable {
     {
         var message = [CChar](repeating: 0, count: 256)
         let limits = cquic_server_limits(max_streams: UInt64(maxStreams), max_stream_data: UInt64(Self.maxStreamData),
-                                         idle_timeout_ms: UInt64(max(idleTimeout.nanoseconds / 1_000_000, 1)))
+                                         idle_timeout_ms: UInt64(max(idleTimeout.nanoseconds / 1_000_000, 1)),
+                                         handshake_timeout_ms: UInt64(Self.handshakeTimeout.nanoseconds / 1_000_000))
         guard let pointer = cquic_server_new(certificateFile, keyFile, alpn, limits, &message, message.count) else {
             throw QUICEndpointError(reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) },
                                                    as: UTF8.self))
@@ -25,6 +26,9 @@ final class QUICServerEndpoint: @unchecked Sendable {
     deinit {
         cquic_server_free(self.pointer)
     }
+
+    /// How long a handshake may take: a client that has not finished by then is gone.
+    static let handshakeTimeout = TimeAmount.seconds(5)
 
     /// What a client may send on one stream: a DoQ query's two length octets and up to 65,535 of message.
     static let maxStreamData = 2 + 65_535

@@ -39,6 +39,8 @@ typedef struct cquic_server_limits {
     uint64_t max_stream_data;
     /// QUIC's idle timeout, in milliseconds.
     uint64_t idle_timeout_ms;
+    /// How long a handshake may take before the connection is dropped, in milliseconds.
+    uint64_t handshake_timeout_ms;
 } cquic_server_limits;
 
 /// A server endpoint for `alpn` (for example "doq") with the PEM certificate chain and key at the paths given.
@@ -67,10 +69,20 @@ ssize_t cquic_write_version_negotiation(const uint8_t *packet, size_t length, ui
 /// A new connection for a client's first Initial packet, or NULL when `packet` is not one (or cannot be accepted).
 /// `local` and `remote` are the datagram's addresses. The connection reports its connection IDs through
 /// `events->cid_added` before this returns; the client's own first destination ID is reported too.
+/// With `validate_address`, an Initial without a valid Retry token is not accepted and `*send_retry` is set: answer
+/// it with `cquic_write_retry`, which keeps no state, so that a flood of spoofed or abandoned handshakes costs
+/// nothing. An Initial with a Retry token is accepted only if the token is valid for `remote`.
 cquic_conn *cquic_accept(cquic_server *server, const uint8_t *packet, size_t length,
                          const struct sockaddr *local, socklen_t local_length,
                          const struct sockaddr *remote, socklen_t remote_length,
-                         const cquic_events *events, void *user, uint64_t now);
+                         const cquic_events *events, void *user, uint64_t now, int validate_address,
+                         int *send_retry);
+
+/// A Retry packet (RFC 9000 §8.1.2) answering the Initial `packet` from `remote`; returns its length, or a negative
+/// value.
+ssize_t cquic_write_retry(cquic_server *server, const uint8_t *packet, size_t length,
+                          const struct sockaddr *remote, socklen_t remote_length, uint8_t *out, size_t capacity,
+                          uint64_t now);
 
 /// Outcome of reading a packet or handling a timer.
 typedef enum cquic_status {
