@@ -8,7 +8,8 @@
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 
 FROM ${SWIFT_IMAGE} AS builder
-RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev libssl-dev libnghttp2-dev libcap2-bin ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev libssl-dev libnghttp2-dev libngtcp2-dev \
+    libngtcp2-crypto-gnutls-dev libgnutls28-dev libcap2-bin ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./

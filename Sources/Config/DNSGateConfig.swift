@@ -10,9 +10,9 @@ public struct DNSGateConfig: Sendable {
     /// Built-in listen address when none is configured.
     public static let defaultListen = ["127.0.0.1:5353"]
 
-    /// The listeners: plain DNS (UDP and TCP), DoT and DoH.
+    /// The listeners: plain DNS (UDP and TCP), DoT, DoH and DoQ.
     public var listeners: [ListenerAddress]
-    /// The certificate chain and key files of the DoT and DoH listeners (`tls.cert_file`, `tls.key_file`).
+    /// The certificate chain and key files of the DoT, DoH and DoQ listeners (`tls.cert_file`, `tls.key_file`).
     public var listenerCertificate: (certificate: String, key: String)?
     /// The access control of listeners that set their own (`allow=`, `deny=` after the address), by
     /// ``ListenerAddress/id``; the others use ``accessControl``.

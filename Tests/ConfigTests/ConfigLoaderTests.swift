@@ -88,6 +88,17 @@ import Testing
         }
     }
 
+    /// Each listener scheme with its default port: plain 53, DoT 853, DoH 443 on /dns-query, DoQ 853 (UDP).
+    @Test func listenerSchemesAndTheirDefaultPorts() async throws {
+        let config = try await ConfigLoader.load(
+            overrides: ConfigOverrides(listen: ["127.0.0.1", "tls://127.0.0.1", "https://127.0.0.1",
+                                                "quic://[::1]"]),
+            environment: ["DNSGATE_TLS_CERT_FILE": "/dev/null", "DNSGATE_TLS_KEY_FILE": "/dev/null"])
+        #expect(config.listeners.map(\.description) == ["127.0.0.1:53", "tls://127.0.0.1:853",
+                                                        "https://127.0.0.1:443/dns-query", "quic://[::1]:853"])
+        #expect(config.listeners.last?.kind == .quic && config.listeners.last?.isEncrypted == true)
+    }
+
     @Test func aFileWithOnlyCommentsSetsNothing() async throws {
         let path = try self.writeFile("# nothing set yet\n\n   # indented comment\n")
         let config = try await ConfigLoader.load(overrides: ConfigOverrides(configFile: path), environment: [:])

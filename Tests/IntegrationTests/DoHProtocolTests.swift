@@ -9,12 +9,8 @@ extension IntegrationSuite.EncryptedListenerTests {
 
     /// Runs one attack of scripts/http2-abuse.py and returns its report.
     private func abuse(_ attack: String, count: Int) throws -> [String: Any] {
-        let result = try runCommand("/usr/bin/python3", [Self.root + "/scripts/http2-abuse.py", "\(Self.dohPort)",
-                                                         self.upstream.caPath, Self.name, attack, "\(count)"])
-        guard result.status == 0, let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8))
-            as? [String: Any]
-        else { throw SetupError("http2-abuse.py \(attack): \(result.output) \(result.error)") }
-        return report
+        try runJSONReport("/usr/bin/python3", [Self.root + "/scripts/http2-abuse.py", "\(Self.dohPort)",
+                                               self.upstream.caPath, Self.name, attack, "\(count)"])
     }
 
     @Test func nghttp2ClientsFindNoProtocolError() throws {

@@ -83,6 +83,16 @@ func inNamespace(_ namespace: String?, _ executable: String, _ arguments: [Strin
     return ("/usr/sbin/ip", ["netns", "exec", namespace, executable] + arguments)
 }
 
+/// Runs a script that prints one JSON object (scripts/http2-abuse.py, scripts/doq-probe.py) and returns it; throws
+/// with the script's output when it fails or prints something else.
+func runJSONReport(_ executable: String, _ arguments: [String]) throws -> [String: Any] {
+    let result = try runCommand(executable, arguments)
+    guard result.status == 0, let report = try? JSONSerialization.jsonObject(with: Data(result.output.utf8))
+        as? [String: Any]
+    else { throw SetupError("\(arguments.joined(separator: " ")): \(result.output) \(result.error)") }
+    return report
+}
+
 /// Runs a command to completion (inside `namespace`, if given) and captures its output.
 func runCommand(_ executable: String, _ arguments: [String], namespace: String? = nil) throws -> CommandResult {
     let process = Process()
