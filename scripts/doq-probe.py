@@ -11,6 +11,8 @@ Scenarios:
   reset          a stream reset before its query is complete, then a query on a new stream
   resumption     two connections, the second resuming the first's TLS session with its ticket
   idle N         one query, then N seconds without any: reports whether and how the server closed
+  hold N         as idle, but prints "answered" on standard error after the query and reports as soon as the
+                 server closes (at most N seconds): for shutdown tests
   garbage N      N datagrams of noise (random bytes, and Initial-looking headers on random bytes), then a query
   abandon N      N connections whose handshake is begun and never finished, then a query
 """
@@ -149,6 +151,17 @@ async def idle(port, ca_file, server_name, seconds):
         return {"answer": answer, "terminated": client.terminated}
 
 
+async def hold(port, ca_file, server_name, seconds):
+    async with connect(HOST, port, configuration=configuration(ca_file, server_name), create_protocol=Client) as client:
+        answer = await ask(client, "h000007." + ZONE)
+        print("answered", file=sys.stderr, flush=True)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while client.terminated is None and loop.time() - started < seconds:
+            await asyncio.sleep(0.05)
+        return {"answer": answer, "terminated": client.terminated, "waited": round(loop.time() - started, 2)}
+
+
 async def garbage(port, ca_file, server_name, count):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
@@ -198,6 +211,7 @@ def main():
         "reset": lambda: reset(port, ca_file, server_name),
         "resumption": lambda: resumption(port, ca_file, server_name),
         "idle": lambda: idle(port, ca_file, server_name, count),
+        "hold": lambda: hold(port, ca_file, server_name, count),
         "garbage": lambda: garbage(port, ca_file, server_name, count),
         "abandon": lambda: abandon(port, ca_file, server_name, count),
     }

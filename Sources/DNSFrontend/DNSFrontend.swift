@@ -101,6 +101,7 @@ public final class DNSFrontend: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let udpInFlight = InFlightCounter()
+    private let quicConnections = InFlightCounter()
     private let tcpConnections: ConnectionLimiter
     /// One configured listener's sockets.
     private struct Listener {
@@ -190,17 +191,24 @@ public final class DNSFrontend: Sendable {
     /// Stops one address: no new queries or connections; its UDP sockets close once the queries they took have
     /// had their time, or after `lingering` (connections already open keep being served until they close).
     private func stop(_ listener: Listener, lingering: TimeAmount? = nil) async {
-        try? await listener.tcp.close()
+        if listener.address.kind == .quic {
+            // One socket carries every connection: drain them, and close the socket after the linger.
+            listener.tcp.pipeline.fireUserInboundEventTriggered(DoQServerHandler.Drain())
+        } else {
+            try? await listener.tcp.close()
+        }
         for udp in listener.udp { await udp.stopReceiving() }
         self.logger.info("stopped listening", metadata: ["address": "\(listener.address)"])
         let linger = lingering ?? self.configuration.queryTimeout + .seconds(1)
         guard linger > .zero else {
             for udp in listener.udp { udp.socket.close() }
+            try? await listener.tcp.close()
             return
         }
         Task {
             try? await Task.sleep(for: .nanoseconds(linger.nanoseconds))
             for udp in listener.udp { udp.socket.close() }
+            try? await listener.tcp.close()
         }
     }
 
@@ -288,6 +296,7 @@ public final class DNSFrontend: Sendable {
         }
         let pipeline = self.pipeline
         let configuration = self.configuration
+        let quicConnections = self.quicConnections
         do {
             return try await DatagramBootstrap(group: self.group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -297,7 +306,7 @@ public final class DNSFrontend: Sendable {
                             endpoint: endpoint, pipeline: pipeline, listener: id,
                             queryTimeout: configuration.queryTimeout,
                             maxConnections: configuration.maxTCPConnections,
-                            idleTimeout: configuration.tcpIdleTimeout))
+                            idleTimeout: configuration.tcpIdleTimeout, openCount: quicConnections))
                     }
                 }
                 .bind(to: address).get()
@@ -317,8 +326,12 @@ public final class DNSFrontend: Sendable {
     /// Stops taking queries, lets the ones in flight finish for up to `gracePeriod`, then closes everything.
     public func shutdown(gracePeriod: TimeAmount) async {
         let listeners = self.listeners.withLockedValue { $0 }
-        for listener in listeners {
+        let quic = listeners.filter { $0.address.kind == .quic }.map(\.tcp)
+        for listener in listeners where listener.address.kind != .quic {
             try? await listener.tcp.close()
+        }
+        for channel in quic {
+            channel.pipeline.fireUserInboundEventTriggered(DoQServerHandler.Drain())
         }
         let udpListeners = listeners.flatMap(\.udp)
         for listener in udpListeners {
@@ -329,14 +342,18 @@ public final class DNSFrontend: Sendable {
         }
         let deadline = NIODeadline.now() + gracePeriod
         while NIODeadline.now() < deadline,
-            self.udpInFlight.value > 0 || self.tcpConnections.openConnections > 0
+            self.udpInFlight.value > 0 || self.tcpConnections.openConnections > 0 || self.quicConnections.value > 0
         {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if self.udpInFlight.value > 0 || self.tcpConnections.openConnections > 0 {
+        if self.udpInFlight.value > 0 || self.tcpConnections.openConnections > 0 || self.quicConnections.value > 0 {
             self.logger.warning("grace period over, closing with queries in flight", metadata: [
                 "udp": "\(self.udpInFlight.value)", "tcpConnections": "\(self.tcpConnections.openConnections)",
+                "quicConnections": "\(self.quicConnections.value)",
             ])
+        }
+        for channel in quic {
+            try? await channel.close()
         }
         for listener in udpListeners {
             listener.socket.close()

@@ -11,6 +11,10 @@ final class DoQServerHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
+    /// Sent down the pipeline at shutdown or when the listener is removed: no new connections; each open one is
+    /// closed with DOQ_NO_ERROR once its queries are answered and delivered.
+    struct Drain {}
+
     /// DoQ's application error codes (RFC 9250 §4.3).
     enum ErrorCode: UInt64 {
         case noError = 0
@@ -30,6 +34,9 @@ final class DoQServerHandler: ChannelInboundHandler {
     private let queryTimeout: TimeAmount
     private let maxConnections: Int
     private let idleTimeout: TimeAmount
+    /// Open connections across the listener's handlers, for shutdown to wait on.
+    private let openCount: InFlightCounter
+    private var draining = false
     /// Connections by every connection ID routed to them.
     private var connections: [[UInt8]: DoQConnection] = [:]
     /// Every open connection, once.
@@ -43,13 +50,14 @@ final class DoQServerHandler: ChannelInboundHandler {
     private var needsFlush = false
 
     init(endpoint: QUICServerEndpoint, pipeline: any DNSHandler, listener: Int, queryTimeout: TimeAmount,
-         maxConnections: Int, idleTimeout: TimeAmount) {
+         maxConnections: Int, idleTimeout: TimeAmount, openCount: InFlightCounter) {
         self.endpoint = endpoint
         self.pipeline = pipeline
         self.listener = listener
         self.queryTimeout = queryTimeout
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.openCount = openCount
     }
 
     deinit {
@@ -75,9 +83,18 @@ final class DoQServerHandler: ChannelInboundHandler {
         self.idleSweep?.cancel()
         self.idleSweep = nil
         for connection in self.open.values { connection.release() }
+        self.openCount.subtract(self.open.count)
         self.open = [:]
         self.connections = [:]
         self.context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is Drain else { return context.fireUserInboundEventTriggered(event) }
+        self.draining = true
+        for connection in self.open.values where connection.isIdle {
+            self.fail(connection, code: .noError)
+        }
     }
 
     /// RFC 9250 §5.5: connections with nothing open for the idle timeout are closed with DOQ_NO_ERROR (QUIC's own
@@ -138,7 +155,7 @@ final class DoQServerHandler: ChannelInboundHandler {
     }
 
     private func accept(_ packet: UnsafeRawBufferPointer, from remote: SocketAddress) {
-        guard self.open.count < self.maxConnections, let bytes = packet.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard !self.draining, self.open.count < self.maxConnections, let bytes = packet.baseAddress?.assumingMemoryBound(to: UInt8.self)
         else { return }
         let connection = DoQConnection(remote: remote)
         let user = Unmanaged.passUnretained(connection).toOpaque()
@@ -161,6 +178,7 @@ final class DoQServerHandler: ChannelInboundHandler {
         }
         connection.attach(pointer)
         self.open[ObjectIdentifier(connection)] = connection
+        self.openCount.add(1)
         self.handshaking += 1
         self.route(connection)
         self.read(packet, from: remote, into: connection)
@@ -215,6 +233,7 @@ final class DoQServerHandler: ChannelInboundHandler {
             self.answer(stream, on: connection)
         }
         self.send(connection)
+        if self.draining, connection.isIdle { return self.fail(connection, code: .noError) }
         self.armTimer(connection)
     }
 
@@ -368,6 +387,7 @@ final class DoQServerHandler: ChannelInboundHandler {
         connection.routedIDs = []
         connection.release()
         self.open[ObjectIdentifier(connection)] = nil
+        self.openCount.decrement()
         if !connection.handshakeCompleted { self.handshaking -= 1 }
     }
 }

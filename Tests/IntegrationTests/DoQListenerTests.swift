@@ -70,6 +70,28 @@ extension IntegrationSuite.EncryptedListenerTests {
         #expect((idle["terminated"] as? [String: Any])?["error_code"] as? Int == 0, "\(idle)")
     }
 
+    /// At shutdown an idle DoQ connection is closed at once with DOQ_NO_ERROR, without waiting for the grace period.
+    @Test func shutdownClosesIdleDoQConnectionsWithNoError() throws {
+        let (dnsgate, directory) = try self.startDoQ()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let client = try Daemon(name: "doq-hold", executable: Self.root + "/.build/test-python/bin/python3",
+                                arguments: [Self.root + "/scripts/doq-probe.py", "\(Self.doqPort)",
+                                            self.upstream.caPath, Self.name, "hold", "15"],
+                                logPath: directory + "/hold.log")
+        defer { client.stop() }
+        #expect(waitUntil(timeout: 10) { client.log.contains("answered") }, "\(client.log)")
+        let started = Date()
+        #expect(dnsgate.stop() == 0)
+        #expect(Date().timeIntervalSince(started) < 2.5)
+        #expect(!dnsgate.log.contains("grace period over"))
+        #expect(waitUntil(timeout: 5) { client.log.contains("terminated") }, "\(client.log)")
+        let report = client.log.split(separator: "\n").last.flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect((report?["terminated"] as? [String: Any])?["error_code"] as? Int == 0, "\(client.log)")
+        #expect((report?["waited"] as? Double ?? 99) < 5, "\(client.log)")
+    }
+
     /// Noise (20,000 datagrams, half of them Initial-looking) and 10,000 handshakes begun and abandoned: the
     /// listener answers a real client afterwards, and the process grows by less than 20 MiB (handshakes beyond 64
     /// must first pass a stateless Retry).
