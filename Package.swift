@@ -77,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "DNSUpstream",
-            dependencies: ["DNSCore", "DNSWire", "DNSHTTP2", "UpstreamTLS", nioCore, nioPosix, logging,
+            dependencies: ["DNSCore", "DNSWire", "DNSHTTP2", "UpstreamTLS", "CQUIC", "DNSQUIC", nioCore, nioPosix, logging,
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "NIOTLS", package: "swift-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),
@@ -90,11 +90,12 @@ let package = Package(
         // QUIC (DoQ) on Debian's ngtcp2 0.12 with GnuTLS, behind a C shim that keeps the pre-1.0 API in one file.
         .target(name: "CQUIC", linkerSettings: [.linkedLibrary("ngtcp2"), .linkedLibrary("ngtcp2_crypto_gnutls"),
                                                 .linkedLibrary("gnutls")]),
+        .target(name: "DNSQUIC", dependencies: ["CQUIC", nioCore], swiftSettings: upcomingFeatures),
         .target(name: "DNSHTTP2", dependencies: ["CNGHTTP2", nioCore], swiftSettings: upcomingFeatures),
         .target(
             name: "DNSFrontend",
             dependencies: [
-                "DNSCore", "DNSWire", "DNSHTTP2", "CLinuxNet", "CQUIC", nioCore, nioPosix, nioSSL, logging,
+                "DNSCore", "DNSWire", "DNSHTTP2", "CLinuxNet", "CQUIC", "DNSQUIC", nioCore, nioPosix, nioSSL, logging,
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import DNSQUIC
 public import DNSCore
 public import Logging
 public import NIOCore

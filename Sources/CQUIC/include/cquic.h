@@ -130,6 +130,39 @@ int cquic_conn_handshake_completed(cquic_conn *conn);
 
 void cquic_conn_free(cquic_conn *conn);
 
+/// A client endpoint's shared state: the ALPN it offers, how it authenticates servers (the system's trust store plus
+/// extra PEM files of trust anchors, or not at all), and the secret behind its stateless-reset tokens.
+typedef struct cquic_client cquic_client;
+
+/// A client endpoint; returns NULL with a message in `error` when a trust anchor file cannot be loaded.
+cquic_client *cquic_client_new(const char *alpn, const char *const *ca_files, size_t ca_file_count, int verify,
+                               char *error, size_t error_capacity);
+void cquic_client_free(cquic_client *client);
+
+/// A new connection to `remote` that starts its handshake (write to send its first packet). `server_name` is sent
+/// as SNI unless it is an IP literal, and the server's certificate must carry it when the endpoint verifies.
+/// `session` (NULL for none) is what `cquic_conn_session` returned on an earlier connection: TLS resumes it.
+/// `idle_timeout_ms` is the QUIC idle timeout offered. Returns NULL on failure.
+cquic_conn *cquic_connect(cquic_client *client, const char *server_name,
+                          const struct sockaddr *local, socklen_t local_length,
+                          const struct sockaddr *remote, socklen_t remote_length,
+                          const cquic_events *events, void *user, const uint8_t *session, size_t session_length,
+                          uint64_t idle_timeout_ms, uint64_t now);
+
+/// Opens a bidirectional stream and returns its ID, or -1 when the server's stream limit allows none now.
+int64_t cquic_conn_open_stream(cquic_conn *conn);
+
+/// Copies the TLS session into `out` for a later connection to resume, once the server has sent a ticket; returns
+/// its length, 0 when there is none yet, or a negative value when `capacity` is too small.
+ssize_t cquic_conn_session(cquic_conn *conn, uint8_t *out, size_t capacity);
+
+/// Whether the handshake resumed an earlier session.
+int cquic_conn_session_resumed(cquic_conn *conn);
+
+/// Copies the server's public key (its certificate's SubjectPublicKeyInfo, DER) into `out`; returns its length, or
+/// a negative value.
+ssize_t cquic_conn_peer_public_key(cquic_conn *conn, uint8_t *out, size_t capacity);
+
 /// The monotonic clock the connections run on, in nanoseconds.
 uint64_t cquic_now(void);
 
