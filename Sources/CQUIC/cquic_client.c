@@ -104,7 +104,11 @@ static int start_tls(cquic_conn *c, cquic_client *client, const char *server_nam
     }
     if (client->verify) {
         // Checked during the handshake: chain to a trust anchor, validity, and the name (or IP address).
-        gnutls_session_set_verify_cert(c->tls, server_name, 0);
+        c->server_name = strdup(server_name);
+        if (c->server_name == NULL) {
+            return -1;
+        }
+        gnutls_session_set_verify_cert(c->tls, c->server_name, 0);
     }
     if (session != NULL && session_length > 0) {
         // A stale or foreign session only means a full handshake.

@@ -254,5 +254,6 @@ void cquic_conn_free(cquic_conn *c) {
     if (c->tls != NULL) {
         gnutls_deinit(c->tls);
     }
+    free(c->server_name);
     free(c);
 }

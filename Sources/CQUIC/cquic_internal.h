@@ -27,6 +27,8 @@ struct cquic_conn {
     const uint8_t *reset_secret;
     ngtcp2_connection_close_error failure;
     int handshake_completed;
+    /// A client's copy of the server name: GnuTLS keeps the pointer it is given for the certificate check.
+    char *server_name;
 };
 
 /// Random bytes from GnuTLS's generator.

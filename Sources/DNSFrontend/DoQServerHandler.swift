@@ -229,14 +229,14 @@ final class DoQServerHandler: ChannelInboundHandler {
         let complete = session.quic.finishedStreams
         session.quic.finishedStreams = []
         if !complete.isEmpty { session.lastActivity = .now() }
-        for stream in complete where session.quic.pointer != nil {
-            self.answer(stream, on: session)
+        for (stream, query) in complete where session.quic.pointer != nil {
+            self.answer(query, on: stream, of: session)
         }
         self.send(session)
     }
 
-    private func answer(_ stream: Int64, on session: Session) {
-        guard let query = session.quic.received(on: stream), let context = self.context else { return }
+    private func answer(_ query: [UInt8], on stream: Int64, of session: Session) {
+        guard session.quic.isOpen(stream), let context = self.context else { return }
         // Two length octets, then exactly that much message, with ID 0 (RFC 9250 §4.2, §4.2.1).
         guard query.count >= 4, Int(query[0]) << 8 | Int(query[1]) == query.count - 2, query[2] == 0, query[3] == 0
         else { return self.close(session, code: .protocolError) }

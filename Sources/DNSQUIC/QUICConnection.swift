@@ -20,8 +20,9 @@ public final class QUICConnection {
     /// The C connection; nil before ``attach(_:)`` and after ``release()``.
     public private(set) var pointer: OpaquePointer?
     private var streams: [Int64: Stream] = [:]
-    /// Streams whose peer has finished sending (FIN), in arrival order, not yet taken.
-    public var finishedStreams: [Int64] = []
+    /// Streams whose peer has finished sending (FIN), with everything it sent on them, in arrival order, not yet
+    /// taken (the stream itself may be closed by then).
+    public var finishedStreams: [(stream: Int64, bytes: [UInt8])] = []
     /// Streams the peer reset before finishing, not yet taken.
     public var resetStreams: [Int64] = []
     /// Connection IDs the connection took or gave up since they were last taken.
@@ -70,7 +71,10 @@ public final class QUICConnection {
         guard stream & 0x3 == 0, (self.streams[stream]?.received.count ?? 0) + bytes.count <= Self.maxStreamBytes
         else { return -1 }
         self.streams[stream, default: Stream()].received.append(contentsOf: bytes)
-        if fin { self.finishedStreams.append(stream) }
+        if fin, let received = self.streams[stream]?.received {
+            self.finishedStreams.append((stream, received))
+            self.streams[stream]?.received = []
+        }
         return 0
     }
 
@@ -91,11 +95,6 @@ public final class QUICConnection {
 
     /// Whether `stream` is open.
     public func isOpen(_ stream: Int64) -> Bool { self.streams[stream] != nil }
-
-    /// What the peer sent on `stream` so far, or nil when the stream is gone.
-    public func received(on stream: Int64) -> [UInt8]? {
-        self.streams[stream]?.received
-    }
 
     /// Sends `bytes`, then FIN, on `stream` (kept until the stream closes); false when the stream is gone (a
     /// stream this side opens is created here).

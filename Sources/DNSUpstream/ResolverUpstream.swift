@@ -3,9 +3,10 @@ import DNSWire
 public import Logging
 public import NIOCore
 import UpstreamTLS
+import DNSQUIC
 public import DNSCore
 
-/// One upstream resolver, reached over TLS, TCP or UDP, with its own persistent connections on every event loop
+/// One upstream resolver, reached over TLS, HTTPS, QUIC, TCP or UDP, with its own persistent connections on every event loop
 /// of the group: a query is sent on the loop it arrived on, so the hot path never hops threads.
 public final class ResolverUpstream: Upstream {
     public let address: UpstreamAddress
@@ -84,6 +85,23 @@ public final class ResolverUpstream: Upstream {
                                                           resumes: resumesTLSSessions),
                 options: options, statistics: statistics, pins: authentication.pins, resolver: bootstrap,
                 http2: DoHMultiplexer.Request(authority: authority, path: address.path, method: method))
+            self.tcpFallback = nil
+        case .quic:
+            let endpoint: QUICClientEndpoint
+            do {
+                endpoint = try QUICClientEndpoint(alpn: "doq", trustAnchorFiles: trustAnchorFiles,
+                                                  verifiesCertificates: authentication.checksCertificates)
+            } catch {
+                throw UpstreamError.tlsFailed(address.description, reason: "\(error)")
+            }
+            connector = QUICConnector(
+                address: address,
+                settings: DoQMultiplexer.Settings(
+                    endpoint: endpoint, serverName: address.tlsName ?? address.host, pins: authentication.pins,
+                    sessions: resumesTLSSessions ? QUICSessionStore() : nil, statistics: statistics,
+                    upstreamName: address.description, maxInFlight: options.maxInFlight,
+                    idleTimeout: options.idleTimeout),
+                options: options, resolver: bootstrap)
             self.tcpFallback = nil
         case .tcp:
             connector = StreamConnector(address: address, tlsContext: nil, options: options, statistics: statistics,

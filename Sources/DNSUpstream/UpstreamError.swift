@@ -80,7 +80,7 @@ public struct UpstreamError: Error, Hashable, Sendable, CustomStringConvertible 
         case .connectFailed(let reason): return "upstream \(self.upstream): connection failed: \(reason)"
         case .tlsFailed(let reason): return "upstream \(self.upstream): TLS failed: \(reason)"
         case .connectionClosed: return "upstream \(self.upstream): connection closed with the query in flight"
-        case .streamReset(let code): return "upstream \(self.upstream): HTTP/2 stream reset (\(code)) before the answer"
+        case .streamReset(let code): return "upstream \(self.upstream): stream reset (\(code)) before the answer"
         case .badReply(let reason): return "upstream \(self.upstream): bad reply: \(reason)"
         case .busy: return "upstream \(self.upstream): too many queries in flight"
         case .backingOff: return "upstream \(self.upstream): waiting before reconnecting after a failure"

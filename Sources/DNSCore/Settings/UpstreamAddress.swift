@@ -1,5 +1,6 @@
 /// Where and how to reach one upstream resolver: `tls://host[:port][#tls-name]`,
-/// `https://host[:port][/path][#tls-name]`, `tcp://host[:port]` or `udp://host[:port]`.
+/// `https://host[:port][/path][#tls-name]`, `quic://host[:port][#tls-name]`, `tcp://host[:port]` or
+/// `udp://host[:port]`.
 public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     /// The transport to the upstream.
     public enum Transport: String, Sendable {
@@ -11,9 +12,11 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         case udp
         /// DNS over HTTPS (RFC 8484) over HTTP/2, default port 443 and path `/dns-query`.
         case https
+        /// DNS over QUIC (RFC 9250), default port 853.
+        case quic
 
         /// Whether the transport is encrypted and authenticated with TLS.
-        public var usesTLS: Bool { self == .tls || self == .https }
+        public var usesTLS: Bool { self == .tls || self == .https || self == .quic }
     }
 
     public var transport: Transport
@@ -36,7 +39,7 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
 
     private static func defaultPort(_ transport: Transport) -> Int {
         switch transport {
-        case .tls: 853
+        case .tls, .quic: 853
         case .https: 443
         case .tcp, .udp: 53
         }
@@ -45,17 +48,19 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses the URL form. IPv6 literals go in brackets: `tls://[2620:fe::fe]:853#dns.quad9.net`.
     public init(parsing text: String) throws(UpstreamAddressError) {
         guard let schemeEnd = text.firstRange(of: "://") else {
-            throw .init(text, "missing scheme (tls://, https://, tcp:// or udp://)")
+            throw .init(text, "missing scheme (tls://, https://, quic://, tcp:// or udp://)")
         }
         guard let transport = Transport(rawValue: String(text[..<schemeEnd.lowerBound]).lowercased()) else {
-            throw .init(text, "unknown scheme '\(text[..<schemeEnd.lowerBound])' (allowed: tls, https, tcp, udp)")
+            throw .init(text, "unknown scheme '\(text[..<schemeEnd.lowerBound])' (allowed: tls, https, quic, tcp, udp)")
         }
         var rest = Substring(text[schemeEnd.upperBound...])
         var tlsName: String? = nil
         if let hash = rest.firstIndex(of: "#") {
             tlsName = String(rest[rest.index(after: hash)...])
             rest = rest[..<hash]
-            guard transport.usesTLS else { throw .init(text, "#name is only meaningful for tls:// and https://") }
+            guard transport.usesTLS else {
+                throw .init(text, "#name is only meaningful for tls://, https:// and quic://")
+            }
             guard tlsName?.isEmpty == false else { throw .init(text, "empty TLS name after #") }
         }
         var path = "/dns-query"

@@ -1,0 +1,46 @@
+import DNSCore
+import DNSQUIC
+import NIOCore
+import NIOPosix
+
+/// DNS-over-QUIC connections (RFC 9250): a connected UDP socket whose ``DoQMultiplexer`` has finished its
+/// handshake (certificate, pins) before the channel is handed out, so that no query goes to an unverified server.
+struct QUICConnector: UpstreamConnector {
+    let address: UpstreamAddress
+    let settings: DoQMultiplexer.Settings
+    let options: UpstreamConnectionOptions
+    /// Where a host name is resolved, or nil for the system resolver.
+    var resolver: BootstrapResolver? = nil
+
+    func carrier(of channel: any Channel) -> (any QueryCarrier)? {
+        try? channel.pipeline.syncOperations.handler(type: DoQMultiplexer.self)
+    }
+
+    func connect(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let settings = self.settings
+        let address = self.address
+        let handshake = eventLoop.makePromise(of: Void.self)
+        let bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.so_rcvbuf), value: DatagramConnector.receiveBufferSize)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DoQMultiplexer(settings: settings,
+                                                                                  handshake: handshake))
+                }
+            }
+        let connected = address.connect(resolver: self.resolver, on: eventLoop,
+                                        byName: { bootstrap.connect(host: $0, port: $1) },
+                                        byAddress: { bootstrap.connect(to: $0) })
+        connected.cascadeFailure(to: handshake)
+        let timer = eventLoop.scheduleTask(in: self.options.connectTimeout) {
+            handshake.fail(UpstreamError.connectFailed(address.description, reason: "QUIC handshake timed out"))
+        }
+        handshake.futureResult.whenComplete { _ in timer.cancel() }
+        return connected.flatMap { channel in
+            handshake.futureResult.map { channel }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
+        }
+    }
+}
