@@ -87,7 +87,7 @@ async def main():
     config.load_cert_chain(sys.argv[2], sys.argv[3])
     write_status()
     await serve(HOST, int(sys.argv[1]), configuration=config, create_protocol=DoQServer,
-                session_ticket_fetcher=tickets.pop, session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t))
+                session_ticket_fetcher=lambda ticket: tickets.pop(ticket, None), session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t))
     print("serving", flush=True)
     await asyncio.Future()
 

@@ -97,6 +97,16 @@ final class DoQMultiplexer: ChannelDuplexHandler, RemovableChannelHandler, Conne
         context.fireChannelInactive()
     }
 
+    /// A connected UDP socket hears the ICMP errors of its peer (port unreachable: the server is gone): queries in
+    /// flight are lost, and are asked again on a new connection.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let name = self.settings.upstreamName
+        self.settleHandshake(failing: UpstreamError.connectFailed(name, reason: "\(error)"))
+        self.connection.markClosed(failing: .connectionClosed(name))
+        self.quic?.release()
+        context.close(promise: nil)
+    }
+
     /// Starts the handshake once the socket is connected.
     private func start(context: ChannelHandlerContext) {
         guard self.quic == nil, let local = context.channel.localAddress, let remote = context.channel.remoteAddress
