@@ -13,6 +13,8 @@ import DNSCore
         ("https://dns.example", "https://dns.example:443/dns-query#dns.example"),
         ("https://127.0.0.1:15387/dns-query#upstream.test", "https://127.0.0.1:15387/dns-query#upstream.test"),
         ("https://[2001:db8::1]/resolve#doh.example", "https://[2001:db8::1]:443/resolve#doh.example"),
+        ("quic://dns.example", "quic://dns.example:853#dns.example"),
+        ("QUIC://127.0.0.1:8853#upstream.test", "quic://127.0.0.1:8853#upstream.test"),
     ])
     func parses(text: String, canonical: String) throws {
         #expect(try UpstreamAddress(parsing: text).description == canonical)
@@ -20,7 +22,8 @@ import DNSCore
 
     @Test(arguments: [
         ("9.9.9.9", "missing scheme"),
-        ("quic://x", "unknown scheme"),
+        ("gopher://x", "unknown scheme"),
+        ("quic://1.2.3.4/dns-query", "path is only meaningful for https"),
         ("tcp://1.2.3.4#name", "only meaningful for tls"),
         ("tls://1.2.3.4/dns-query", "path is only meaningful for https"),
         ("https://1.2.3.4/", "path must be non-empty"),
@@ -68,7 +71,7 @@ import DNSCore
         #expect(spec.description == "https://doh.example:443/dns-query#doh.example weight=3 method=get")
         for (text, reason) in [("udp://1.2.3.4 weight=0", "from 1 to 1000"), ("udp://1.2.3.4 method=get", "https"),
                                ("udp://1.2.3.4 colour=red", "unknown option"), ("udp://1.2.3.4 weight", "key=value"),
-                               ("udp://1.2.3.4 profile=opportunistic", "tls:// and https://"),
+                               ("udp://1.2.3.4 profile=opportunistic", "tls://, https:// and quic://"),
                                ("tls://1.2.3.4#a.test pin_sha256=abc", "SHA-256"),
                                ("tls://1.2.3.4#a.test ca=off", "needs at least one pin_sha256"),
                                ("tls://1.2.3.4#a.test profile=lax", "profile=strict or profile=opportunistic"),

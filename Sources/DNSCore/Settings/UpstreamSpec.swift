@@ -60,12 +60,13 @@ public struct UpstreamSpec: Hashable, Sendable, CustomStringConvertible {
                 self.padsQueries = value.lowercased() == "on"
             case "resume":
                 guard self.address.transport.usesTLS, ["on", "off"].contains(value.lowercased()) else {
-                    throw UpstreamAddressError(text, "resume=on or resume=off, for tls:// and https:// upstreams only")
+                    throw UpstreamAddressError(
+                        text, "resume=on or resume=off, for tls://, https:// and quic:// upstreams only")
                 }
                 self.resumesTLSSessions = value.lowercased() == "on"
             case "profile", "pin_sha256", "ca":
                 guard self.address.transport.usesTLS else {
-                    throw UpstreamAddressError(text, "\(key)= is for tls:// and https:// upstreams only")
+                    throw UpstreamAddressError(text, "\(key)= is for tls://, https:// and quic:// upstreams only")
                 }
                 try self.authentication.apply(key, value, in: text)
             default:
