@@ -178,7 +178,7 @@ cquic_status cquic_conn_read(cquic_conn *c, const uint8_t *packet, size_t length
     }
 }
 
-ssize_t cquic_conn_write(cquic_conn *c, int64_t stream, const uint8_t *data, size_t length, int fin,
+ssize_t cquic_conn_write(cquic_conn *c, int64_t stream, const uint8_t *data, size_t length, int fin, int more,
                          ssize_t *consumed, uint8_t *out, size_t capacity, uint64_t now) {
     ngtcp2_vec vec = {.base = (uint8_t *)data, .len = length};
     ngtcp2_ssize taken = -1;
@@ -186,6 +186,9 @@ ssize_t cquic_conn_write(cquic_conn *c, int64_t stream, const uint8_t *data, siz
     ngtcp2_path_storage_zero(&path);
     ngtcp2_pkt_info info;
     uint32_t flags = (stream >= 0 && fin) ? NGTCP2_WRITE_STREAM_FLAG_FIN : NGTCP2_WRITE_STREAM_FLAG_NONE;
+    if (more) {
+        flags |= NGTCP2_WRITE_STREAM_FLAG_MORE;
+    }
     ngtcp2_ssize written = ngtcp2_conn_writev_stream(c->conn, &path.path, &info, out, capacity, &taken, flags,
                                                      stream, stream >= 0 ? &vec : NULL, stream >= 0 ? 1 : 0, now);
     *consumed = taken;
@@ -193,6 +196,8 @@ ssize_t cquic_conn_write(cquic_conn *c, int64_t stream, const uint8_t *data, siz
         return written;
     }
     switch (written) {
+    case NGTCP2_ERR_WRITE_MORE:
+        return -3;
     case NGTCP2_ERR_STREAM_DATA_BLOCKED:
     case NGTCP2_ERR_STREAM_SHUT_WR:
     case NGTCP2_ERR_STREAM_NOT_FOUND:

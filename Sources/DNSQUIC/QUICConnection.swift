@@ -134,40 +134,43 @@ public final class QUICConnection {
     }
 
     /// Writes every datagram the connection can send now, through `emit` (which gets each one in `scratch`): the
-    /// streams' messages first, then the connection's own frames. False on a fatal error (close the connection).
+    /// streams' messages first, as many to a datagram as fit, then the connection's own frames. False on a fatal
+    /// error (close the connection).
     public func flush(scratch: UnsafeMutableRawBufferPointer, emit: (Int) -> Void) -> Bool {
         guard let pointer = self.pointer, let out = scratch.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             return true
         }
         let now = cquic_now()
         var congested = false
-        for stream in self.streams.compactMap({ $0.value.outgoing != nil && !$0.value.finished ? $0.key : nil }) {
+        streams: for stream in self.streams.compactMap({ $0.value.outgoing != nil && !$0.value.finished ? $0.key : nil }) {
             while let state = self.streams[stream], let outgoing = state.outgoing, !state.finished {
                 let rest = UnsafeRawBufferPointer(rebasing: outgoing[state.sent...])
                 var consumed = -1
                 let length = cquic_conn_write(pointer, stream, rest.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                              rest.count, 1, &consumed, out, scratch.count, now)
-                if length < -1 { return false }
-                if length == -1 { break }
-                if length == 0 {
-                    congested = true
-                    break
-                }
-                emit(length)
+                                              rest.count, 1, 1, &consumed, out, scratch.count, now)
                 if consumed >= 0 {
                     self.streams[stream]?.sent += consumed
                     if consumed == rest.count { self.streams[stream]?.finished = true }
                 }
+                switch length {
+                case -3: continue  // in a datagram with room left: the next stream (or the loop below) fills it
+                case -1: continue streams
+                case ..<0: return false
+                case 0:
+                    congested = true
+                    break streams
+                default: emit(length)
+                }
             }
-            if congested { return true }
         }
+        // Finishes a datagram left open above, then the connection's own frames.
         while true {
             var consumed = -1
-            let length = cquic_conn_write(pointer, -1, nil, 0, 0, &consumed, out, scratch.count, now)
+            let length = cquic_conn_write(pointer, -1, nil, 0, 0, 0, &consumed, out, scratch.count, now)
             if length > 0 {
                 emit(length)
             } else {
-                return length >= -1
+                return length >= -1 || congested
             }
         }
     }

@@ -104,10 +104,12 @@ cquic_status cquic_conn_read(cquic_conn *conn, const uint8_t *packet, size_t len
 /// Writes one datagram into `out`: frames of stream `stream` (`data`, then FIN when `fin`), or, with stream -1,
 /// whatever the connection itself has to send (handshake, acknowledgements, flow control). Returns the datagram's
 /// length (0: nothing to send now), and in `consumed` how many of `data`'s bytes it took (-1 when the datagram
-/// carries no frame of the stream; 0 with `fin` and no data means the FIN went); -1 when the stream
-/// cannot take data now (closed or blocked: try again later, or drop it when closed), -2 on a fatal error.
-/// ngtcp2 keeps pointers into `data` until the client acknowledges it: keep the bytes until the stream closes.
-ssize_t cquic_conn_write(cquic_conn *conn, int64_t stream, const uint8_t *data, size_t length, int fin,
+/// carries no frame of the stream; 0 with `fin` and no data means the FIN went). With `more`, frames of several
+/// streams share a datagram: -3 means the stream's frame went into a datagram that still has room, to be filled by
+/// the next call (another stream, or stream -1 to finish it). Otherwise negative: -1 when the stream cannot take
+/// data now (closed or blocked: try again later, or drop it when closed), -2 on a fatal error.
+/// ngtcp2 keeps pointers into `data` until the peer acknowledges it: keep the bytes until the stream closes.
+ssize_t cquic_conn_write(cquic_conn *conn, int64_t stream, const uint8_t *data, size_t length, int fin, int more,
                          ssize_t *consumed, uint8_t *out, size_t capacity, uint64_t now);
 
 /// When the connection's next timer is due (nanoseconds on `cquic_now`'s clock; UINT64_MAX for none).
