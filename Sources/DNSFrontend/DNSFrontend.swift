@@ -301,6 +301,8 @@ public final class DNSFrontend: Sendable {
         do {
             return try await DatagramBootstrap(group: self.group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.datagramVectorReadMessageCount, value: QUICConnection.vectorReadCount)
+                .channelOption(.recvAllocator, value: QUICConnection.receiveAllocator)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DoQServerHandler(

@@ -87,6 +87,11 @@ public final class QUICConnection {
         if reset { self.resetStreams.append(stream) }
     }
 
+    /// Datagrams read per `recvmmsg` on a QUIC socket, and the receive buffer that holds them (NIO splits it
+    /// evenly): one read per datagram cost a third of a DoQ hit's CPU (perf, scripts/bench-doq.sh).
+    public static let vectorReadCount = 32
+    public static let receiveAllocator = FixedSizeRecvByteBufferAllocator(capacity: 32 * 2_048)
+
     /// A DNS message's two length octets and up to 65,535 of message: the most a stream carries each way.
     public static let maxStreamBytes = 2 + 65_535
 

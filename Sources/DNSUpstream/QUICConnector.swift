@@ -22,6 +22,8 @@ struct QUICConnector: UpstreamConnector {
         let handshake = eventLoop.makePromise(of: Void.self)
         let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_rcvbuf), value: DatagramConnector.receiveBufferSize)
+            .channelOption(.datagramVectorReadMessageCount, value: QUICConnection.vectorReadCount)
+            .channelOption(.recvAllocator, value: QUICConnection.receiveAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DoQMultiplexer(settings: settings,
