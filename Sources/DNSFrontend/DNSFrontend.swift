@@ -14,7 +14,7 @@ import Glibc
 public struct FrontendConfiguration: Sendable {
     /// Addresses to listen on: plain ones for UDP and TCP, `tls` ones for DoT, `https` ones for DoH.
     public var listen: [ListenerAddress]
-    /// The certificate of the DoT and DoH listeners (required when there are any).
+    /// The certificate of the DoT, DoH and DoQ listeners (required when there are any).
     public var tls: ServerTLSContext?
     /// How long a client waits at most before dnsgate answers (SERVFAIL if nothing better).
     public var queryTimeout: TimeAmount
@@ -285,13 +285,12 @@ public final class DNSFrontend: Sendable {
         }
     }
 
-    /// A UDP socket for DNS over QUIC, with the certificate `tls` was loaded from.
+    /// A UDP socket for DNS over QUIC, with the certificate `tls` was loaded from (and reloads).
     private func bindQUIC(_ address: SocketAddress, id: Int, tls: ServerTLSContext) async throws -> any Channel {
-        let endpoint: QUICServerEndpoint
+        let certificate: QUICServerCertificate
         do {
-            endpoint = try QUICServerEndpoint(certificateFile: tls.certificateFile, keyFile: tls.keyFile, alpn: "doq",
-                                              maxStreams: self.configuration.maxTCPQueriesPerConnection,
-                                              idleTimeout: self.configuration.tcpIdleTimeout * 2)
+            certificate = try QUICServerCertificate(tls: tls, maxStreams: self.configuration.maxTCPQueriesPerConnection,
+                                                    idleTimeout: self.configuration.tcpIdleTimeout * 2)
         } catch {
             throw FrontendError.cannotListen("quic", address.hostAndPort, reason: "\(error)", addressInUse: false)
         }
@@ -306,7 +305,7 @@ public final class DNSFrontend: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DoQServerHandler(
-                            endpoint: endpoint, pipeline: pipeline, listener: id,
+                            certificate: certificate, pipeline: pipeline, listener: id,
                             queryTimeout: configuration.queryTimeout,
                             maxConnections: configuration.maxTCPConnections,
                             idleTimeout: configuration.tcpIdleTimeout, openCount: quicConnections))

@@ -26,6 +26,8 @@ final class DoQServerHandler: ChannelInboundHandler {
     /// A client's connection and what the listener keeps about it.
     private final class Session {
         let quic: QUICConnection
+        /// The endpoint it was accepted with: its TLS session uses that endpoint's certificate and keys.
+        let endpoint: QUICServerEndpoint
         /// Every connection ID routed to it now.
         var routedIDs: Set<[UInt8]> = []
         /// Whether the TLS handshake has completed (until then the connection counts against the handshake limit).
@@ -33,8 +35,9 @@ final class DoQServerHandler: ChannelInboundHandler {
         /// When a query last arrived or an answer was last given, for the idle close.
         var lastActivity = NIODeadline.now()
 
-        init(_ quic: QUICConnection) {
+        init(_ quic: QUICConnection, endpoint: QUICServerEndpoint) {
             self.quic = quic
+            self.endpoint = endpoint
         }
     }
 
@@ -44,7 +47,7 @@ final class DoQServerHandler: ChannelInboundHandler {
     /// so that abandoned or spoofed handshakes cannot pile up state.
     static let maxHandshakes = 64
 
-    private let endpoint: QUICServerEndpoint
+    private let certificate: QUICServerCertificate
     private let pipeline: any DNSHandler
     private let listener: Int
     private let queryTimeout: TimeAmount
@@ -65,9 +68,9 @@ final class DoQServerHandler: ChannelInboundHandler {
                                                                   alignment: 8)
     private var needsFlush = false
 
-    init(endpoint: QUICServerEndpoint, pipeline: any DNSHandler, listener: Int, queryTimeout: TimeAmount,
+    init(certificate: QUICServerCertificate, pipeline: any DNSHandler, listener: Int, queryTimeout: TimeAmount,
          maxConnections: Int, idleTimeout: TimeAmount, openCount: InFlightCounter) {
-        self.endpoint = endpoint
+        self.certificate = certificate
         self.pipeline = pipeline
         self.listener = listener
         self.queryTimeout = queryTimeout
@@ -162,25 +165,26 @@ final class DoQServerHandler: ChannelInboundHandler {
             let bytes = packet.baseAddress?.assumingMemoryBound(to: UInt8.self)
         else { return }
         let quic = QUICConnection(remote: remote)
+        let endpoint = self.certificate.current
         let validateAddress: Int32 = self.handshaking >= Self.maxHandshakes ? 1 : 0
         var sendRetry: Int32 = 0
         let accepted = QUICConnection.withAddresses(local: local, remote: remote) { local, localLength, remote, remoteLength in
             withUnsafePointer(to: QUICConnection.events) { events in
-                cquic_accept(self.endpoint.pointer, bytes, packet.count, local, localLength, remote, remoteLength,
+                cquic_accept(endpoint.pointer, bytes, packet.count, local, localLength, remote, remoteLength,
                              events, quic.userPointer, cquic_now(), validateAddress, &sendRetry)
             }
         }
         guard let accepted else {
             guard sendRetry != 0 else { return }
             let length = remote.withSockAddr { address, addressLength in
-                cquic_write_retry(self.endpoint.pointer, bytes, packet.count, address, socklen_t(addressLength),
+                cquic_write_retry(endpoint.pointer, bytes, packet.count, address, socklen_t(addressLength),
                                   self.output, self.datagram.count, cquic_now())
             }
             if length > 0 { self.emit(length, to: remote) }
             return
         }
         quic.attach(accepted)
-        let session = Session(quic)
+        let session = Session(quic, endpoint: endpoint)
         self.open[ObjectIdentifier(session)] = session
         self.openCount.add(1)
         self.handshaking += 1

@@ -1,10 +1,11 @@
+import Atomics
 import Foundation
 public import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 public import NIOSSL
 
-/// The certificate and key that the DoT and DoH listeners present, read from PEM files and read again when the files
+/// The certificate and key that the DoT, DoH and DoQ listeners present, read from PEM files and read again when the files
 /// change (a renewed certificate takes effect for new connections without a restart; open ones keep theirs). A file
 /// that cannot be read or does not make a valid pair keeps the previous certificate in use, with an error logged.
 public final class ServerTLSContext: Sendable {
@@ -13,6 +14,7 @@ public final class ServerTLSContext: Sendable {
     private let logger: Logger
     /// The contexts for DoT and for DoH (they offer different ALPN protocols), and the files' modification times.
     private let state: NIOLockedValueBox<(contexts: Contexts, stamp: [Date?])>
+    private let reloads = ManagedAtomic(0)
 
     private struct Contexts {
         var dot: NIOSSLContext
@@ -33,6 +35,10 @@ public final class ServerTLSContext: Sendable {
         self.state.withLockedValue { https ? $0.contexts.doh : $0.contexts.dot }
     }
 
+    /// How many times the certificate has been reloaded: listeners that build their own TLS state from the files
+    /// (DoQ, on GnuTLS) build it again when this moves.
+    public var generation: Int { self.reloads.load(ordering: .acquiring) }
+
     /// Reads the files again if either changed since they were last read; returns whether the certificate changed.
     @discardableResult
     public func reloadIfChanged() -> Bool {
@@ -41,6 +47,7 @@ public final class ServerTLSContext: Sendable {
         do {
             let contexts = try Self.makeContexts(certificateFile: self.certificateFile, keyFile: self.keyFile)
             self.state.withLockedValue { $0 = (contexts, stamp) }
+            self.reloads.wrappingIncrement(ordering: .releasing)
             self.logger.notice("TLS certificate reloaded", metadata: ["certificate": "\(self.certificateFile)"])
             return true
         } catch {

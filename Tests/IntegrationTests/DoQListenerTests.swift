@@ -23,13 +23,13 @@ extension IntegrationSuite.EncryptedListenerTests {
     }
 
     /// Runs one scenario of scripts/doq-probe.py and returns its report.
-    private func probe(_ scenario: String, _ count: Int = 1) throws -> [String: Any] {
+    private func probe(_ scenario: String, _ count: Int = 1, serverName: String = Self.name) throws -> [String: Any] {
         let python = Self.root + "/.build/test-python/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw SetupError("no \(python) with aioquic: scripts/test.sh prepares it")
         }
         return try runJSONReport(python, [Self.root + "/scripts/doq-probe.py", "\(Self.doqPort)",
-                                          self.upstream.caPath, Self.name, scenario, "\(count)"])
+                                          self.upstream.caPath, serverName, scenario, "\(count)"])
     }
 
     /// 50 queries at once on one connection, one stream each, all answered with ID 0 and the length prefix; a
@@ -59,6 +59,19 @@ extension IntegrationSuite.EncryptedListenerTests {
         #expect(resumption["ticket"] as? Bool == true, "\(resumption)")
         #expect(resumption["resumed"] as? Bool == true, "\(resumption)")
         #expect((resumption["second"] as? [String: Any])?["rcode"] as? String == "NOERROR", "\(resumption)")
+    }
+
+    /// A renewed certificate (the files replaced, as renewal tools do) is presented to new DoQ connections
+    /// without a restart.
+    @Test func aRenewedCertificateIsUsedForNewDoQConnections() throws {
+        let (dnsgate, directory) = try self.startDoQ()
+        defer { dnsgate.stop(); try? FileManager.default.removeItem(atPath: directory) }
+        #expect((try self.probe("queries", 1)["rcodes"] as? [String: Int]) == ["NOERROR": 1])
+        try self.issue("renewed.test", into: directory)
+        #expect(waitUntil(timeout: 10) {
+            (try? self.probe("queries", 1, serverName: "renewed.test"))?["rcodes"] as? [String: Int] == ["NOERROR": 1]
+        })
+        #expect(dnsgate.log.contains("TLS certificate reloaded"))
     }
 
     /// RFC 9250 §5.5: a connection with nothing open for `tcp.idle_timeout` is closed with DOQ_NO_ERROR.
