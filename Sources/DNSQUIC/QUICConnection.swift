@@ -20,6 +20,9 @@ public final class QUICConnection {
     /// The C connection; nil before ``attach(_:)`` and after ``release()``.
     public private(set) var pointer: OpaquePointer?
     private var streams: [Int64: Stream] = [:]
+    /// Streams with bytes (or the FIN) not yet handed to ngtcp2, oldest first: a flush looks at these only, not at
+    /// every open stream.
+    private var unsent: [Int64] = []
     /// Streams whose peer has finished sending (FIN), with everything it sent on them, in arrival order, not yet
     /// taken (the stream itself may be closed by then).
     public var finishedStreams: [(stream: Int64, bytes: [UInt8])] = []
@@ -113,6 +116,7 @@ public final class QUICConnection {
         self.streams[stream]?.outgoing = storage
         self.streams[stream]?.sent = 0
         self.streams[stream]?.finished = false
+        self.unsent.append(stream)
         return true
     }
 
@@ -147,8 +151,14 @@ public final class QUICConnection {
         }
         let now = cquic_now()
         var congested = false
-        streams: for stream in self.streams.compactMap({ $0.value.outgoing != nil && !$0.value.finished ? $0.key : nil }) {
-            while let state = self.streams[stream], let outgoing = state.outgoing, !state.finished {
+        // Streams still owing bytes after this flush: blocked ones, and, once congestion stops it, all the rest.
+        var owing: [Int64] = []
+        for (position, stream) in self.unsent.enumerated() {
+            if congested {
+                owing.append(contentsOf: self.unsent[position...])
+                break
+            }
+            writing: while let state = self.streams[stream], let outgoing = state.outgoing, !state.finished {
                 let rest = UnsafeRawBufferPointer(rebasing: outgoing[state.sent...])
                 var consumed = -1
                 let length = cquic_conn_write(pointer, stream, rest.baseAddress?.assumingMemoryBound(to: UInt8.self),
@@ -159,15 +169,17 @@ public final class QUICConnection {
                 }
                 switch length {
                 case -3: continue  // in a datagram with room left: the next stream (or the loop below) fills it
-                case -1: continue streams
+                case -1: break writing  // blocked, or closed meanwhile
                 case ..<0: return false
                 case 0:
                     congested = true
-                    break streams
+                    break writing
                 default: emit(length)
                 }
             }
+            if let state = self.streams[stream], !state.finished { owing.append(stream) }
         }
+        self.unsent = owing
         // Finishes a datagram left open above, then the connection's own frames.
         while true {
             var consumed = -1
