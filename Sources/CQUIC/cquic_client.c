@@ -12,12 +12,8 @@
 #include <string.h>
 
 struct cquic_client {
-    gnutls_certificate_credentials_t credentials;
-    gnutls_priority_t priority;
-    unsigned char alpn[256];
-    size_t alpn_length;
+    cquic_endpoint endpoint;
     int verify;
-    uint8_t reset_secret[32];
 };
 
 /// What a client may receive on one stream: a DoQ answer's two length octets and up to 65,535 of message.
@@ -25,43 +21,29 @@ struct cquic_client {
 
 cquic_client *cquic_client_new(const char *alpn, const char *const *ca_files, size_t ca_file_count, int verify,
                                char *error, size_t error_capacity) {
-    size_t alpn_length = strlen(alpn);
-    if (alpn_length == 0 || alpn_length > 255) {
-        snprintf(error, error_capacity, "ALPN must be 1 to 255 bytes");
-        return NULL;
-    }
     cquic_client *client = calloc(1, sizeof(*client));
     if (client == NULL) {
         snprintf(error, error_capacity, "out of memory");
         return NULL;
     }
-    memcpy(client->alpn, alpn, alpn_length);
-    client->alpn_length = alpn_length;
     client->verify = verify;
-    cquic_random_bytes(client->reset_secret, sizeof(client->reset_secret));
-    int rv = gnutls_certificate_allocate_credentials(&client->credentials);
-    if (rv == 0 && verify) {
+    if (cquic_endpoint_init(&client->endpoint, alpn, error, error_capacity) != 0) {
+        cquic_client_free(client);
+        return NULL;
+    }
+    if (verify) {
         // The system store may be missing (a minimal container); the configured anchors still count.
-        (void)gnutls_certificate_set_x509_system_trust(client->credentials);
-        for (size_t i = 0; i < ca_file_count && rv >= 0; i++) {
-            rv = gnutls_certificate_set_x509_trust_file(client->credentials, ca_files[i], GNUTLS_X509_FMT_PEM);
-            if (rv == 0) {
-                rv = GNUTLS_E_NO_CERTIFICATE_FOUND;
-            }
-            if (rv < 0) {
-                snprintf(error, error_capacity, "%s: %s", ca_files[i], gnutls_strerror(rv));
+        (void)gnutls_certificate_set_x509_system_trust(client->endpoint.credentials);
+        for (size_t i = 0; i < ca_file_count; i++) {
+            int rv = gnutls_certificate_set_x509_trust_file(client->endpoint.credentials, ca_files[i],
+                                                            GNUTLS_X509_FMT_PEM);
+            if (rv <= 0) {
+                snprintf(error, error_capacity, "%s: %s", ca_files[i],
+                         gnutls_strerror(rv == 0 ? GNUTLS_E_NO_CERTIFICATE_FOUND : rv));
                 cquic_client_free(client);
                 return NULL;
             }
         }
-    }
-    if (rv >= 0) {
-        rv = gnutls_priority_init(&client->priority, CQUIC_PRIORITIES, NULL);
-    }
-    if (rv < 0) {
-        snprintf(error, error_capacity, "%s", gnutls_strerror(rv));
-        cquic_client_free(client);
-        return NULL;
     }
     return client;
 }
@@ -70,12 +52,7 @@ void cquic_client_free(cquic_client *client) {
     if (client == NULL) {
         return;
     }
-    if (client->credentials != NULL) {
-        gnutls_certificate_free_credentials(client->credentials);
-    }
-    if (client->priority != NULL) {
-        gnutls_priority_deinit(client->priority);
-    }
+    cquic_endpoint_free(&client->endpoint);
     free(client);
 }
 
@@ -87,14 +64,7 @@ static int is_ip_literal(const char *name) {
 /// The connection's TLS session: TLS 1.3, ALPN required, SNI and the certificate check by name.
 static int start_tls(cquic_conn *c, cquic_client *client, const char *server_name, const uint8_t *session,
                      size_t session_length) {
-    if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) != 0) {
-        c->tls = NULL;
-        return -1;
-    }
-    gnutls_datum_t alpn = {.data = client->alpn, .size = (unsigned)client->alpn_length};
-    if (gnutls_priority_set(c->tls, client->priority) != 0 ||
-        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, client->credentials) != 0 ||
-        gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0 ||
+    if (cquic_start_tls(c, &client->endpoint, GNUTLS_CLIENT) != 0 ||
         ngtcp2_crypto_gnutls_configure_client_session(c->tls) != 0) {
         return -1;
     }
@@ -127,7 +97,7 @@ cquic_conn *cquic_connect(cquic_client *client, const char *server_name,
     if (c == NULL) {
         return NULL;
     }
-    cquic_conn_init(c, events, user, client->reset_secret);
+    cquic_conn_init(c, events, user, client->endpoint.reset_secret);
     ngtcp2_cid dcid;
     ngtcp2_cid scid;
     cquic_random_bytes(dcid.data, CQUIC_SCID_LENGTH);

@@ -5,6 +5,7 @@
 
 #include <gnutls/crypto.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,49 @@ uint64_t cquic_now(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * NGTCP2_SECONDS + (uint64_t)now.tv_nsec;
+}
+
+int cquic_endpoint_init(cquic_endpoint *endpoint, const char *alpn, char *error, size_t error_capacity) {
+    size_t alpn_length = strlen(alpn);
+    if (alpn_length == 0 || alpn_length >= sizeof(endpoint->alpn)) {
+        snprintf(error, error_capacity, "ALPN must be 1 to 255 bytes");
+        return -1;
+    }
+    memcpy(endpoint->alpn, alpn, alpn_length);
+    endpoint->alpn_length = alpn_length;
+    cquic_random_bytes(endpoint->reset_secret, sizeof(endpoint->reset_secret));
+    int rv = gnutls_certificate_allocate_credentials(&endpoint->credentials);
+    if (rv == 0) {
+        rv = gnutls_priority_init(&endpoint->priority, CQUIC_PRIORITIES, NULL);
+    }
+    if (rv != 0) {
+        snprintf(error, error_capacity, "%s", gnutls_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
+void cquic_endpoint_free(cquic_endpoint *endpoint) {
+    if (endpoint->credentials != NULL) {
+        gnutls_certificate_free_credentials(endpoint->credentials);
+    }
+    if (endpoint->priority != NULL) {
+        gnutls_priority_deinit(endpoint->priority);
+    }
+}
+
+int cquic_start_tls(cquic_conn *c, const cquic_endpoint *endpoint, unsigned role) {
+    if (gnutls_init(&c->tls, role | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) != 0) {
+        c->tls = NULL;
+        return -1;
+    }
+    gnutls_datum_t alpn = {.data = (unsigned char *)endpoint->alpn, .size = (unsigned)endpoint->alpn_length};
+    if (gnutls_priority_set(c->tls, endpoint->priority) != 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, endpoint->credentials) != 0 ||
+        gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
+        return -1;
+    }
+    return 0;
 }
 
 void cquic_random_bytes(uint8_t *out, size_t length) {

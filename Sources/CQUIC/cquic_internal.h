@@ -31,6 +31,27 @@ struct cquic_conn {
     char *server_name;
 };
 
+/// What a server and a client endpoint both hold: the TLS credentials and priorities, the one ALPN protocol, and
+/// the secret stateless-reset and Retry tokens are derived from.
+typedef struct cquic_endpoint {
+    gnutls_certificate_credentials_t credentials;
+    gnutls_priority_t priority;
+    unsigned char alpn[256];
+    size_t alpn_length;
+    uint8_t reset_secret[32];
+} cquic_endpoint;
+
+/// Sets up `endpoint` for `alpn` (credentials still empty); returns 0, or -1 with a message in `error`.
+int cquic_endpoint_init(cquic_endpoint *endpoint, const char *alpn, char *error, size_t error_capacity);
+
+/// Frees what `cquic_endpoint_init` and the side's own setup put in `endpoint`.
+void cquic_endpoint_free(cquic_endpoint *endpoint);
+
+/// A TLS 1.3 session for `c` in the given role (GNUTLS_SERVER or GNUTLS_CLIENT, with early data allowed), with the
+/// endpoint's priorities, credentials and ALPN required; the caller adds its side's settings, then links it
+/// with `cquic_conn_link_tls`. Returns 0 or -1.
+int cquic_start_tls(cquic_conn *c, const cquic_endpoint *endpoint, unsigned role);
+
 /// Random bytes from GnuTLS's generator.
 void cquic_random_bytes(uint8_t *out, size_t length);
 

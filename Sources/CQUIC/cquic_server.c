@@ -9,38 +9,25 @@
 #include <string.h>
 
 struct cquic_server {
-    gnutls_certificate_credentials_t credentials;
-    gnutls_priority_t priority;
+    cquic_endpoint endpoint;
     gnutls_datum_t ticket_key;
-    unsigned char alpn[256];
-    size_t alpn_length;
-    uint8_t reset_secret[32];
     cquic_server_limits limits;
 };
 
 cquic_server *cquic_server_new(const char *cert_file, const char *key_file, const char *alpn,
                                cquic_server_limits limits, char *error, size_t error_capacity) {
-    size_t alpn_length = strlen(alpn);
-    if (alpn_length == 0 || alpn_length > 255) {
-        snprintf(error, error_capacity, "ALPN must be 1 to 255 bytes");
-        return NULL;
-    }
     cquic_server *server = calloc(1, sizeof(*server));
     if (server == NULL) {
         snprintf(error, error_capacity, "out of memory");
         return NULL;
     }
-    memcpy(server->alpn, alpn, alpn_length);
-    server->alpn_length = alpn_length;
     server->limits = limits;
-    cquic_random_bytes(server->reset_secret, sizeof(server->reset_secret));
-    int rv = gnutls_certificate_allocate_credentials(&server->credentials);
-    if (rv == 0) {
-        rv = gnutls_certificate_set_x509_key_file(server->credentials, cert_file, key_file, GNUTLS_X509_FMT_PEM);
+    if (cquic_endpoint_init(&server->endpoint, alpn, error, error_capacity) != 0) {
+        cquic_server_free(server);
+        return NULL;
     }
-    if (rv == 0) {
-        rv = gnutls_priority_init(&server->priority, CQUIC_PRIORITIES, NULL);
-    }
+    int rv = gnutls_certificate_set_x509_key_file(server->endpoint.credentials, cert_file, key_file,
+                                                  GNUTLS_X509_FMT_PEM);
     if (rv == 0) {
         rv = gnutls_session_ticket_key_generate(&server->ticket_key);
     }
@@ -56,12 +43,7 @@ void cquic_server_free(cquic_server *server) {
     if (server == NULL) {
         return;
     }
-    if (server->credentials != NULL) {
-        gnutls_certificate_free_credentials(server->credentials);
-    }
-    if (server->priority != NULL) {
-        gnutls_priority_deinit(server->priority);
-    }
+    cquic_endpoint_free(&server->endpoint);
     if (server->ticket_key.data != NULL) {
         gnutls_memset(server->ticket_key.data, 0, server->ticket_key.size);
         gnutls_free(server->ticket_key.data);
@@ -98,17 +80,10 @@ ssize_t cquic_write_version_negotiation(const uint8_t *packet, size_t length, ui
 
 /// The connection's TLS session: TLS 1.3, the server's certificate, ALPN required, tickets for resumption.
 static int start_tls(cquic_conn *c, cquic_server *server) {
-    if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) != 0) {
-        c->tls = NULL;
-        return -1;
-    }
-    gnutls_datum_t alpn = {.data = server->alpn, .size = (unsigned)server->alpn_length};
-    if (gnutls_priority_set(c->tls, server->priority) != 0 ||
-        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, server->credentials) != 0 ||
+    if (cquic_start_tls(c, &server->endpoint, GNUTLS_SERVER) != 0 ||
         gnutls_session_ticket_enable_server(c->tls, &server->ticket_key) != 0 ||
         // RFC 9001 §4.6.1: a ticket that allows 0-RTT says so with 0xffffffff, not a byte count.
         gnutls_record_set_max_early_data_size(c->tls, 0xffffffffu) != 0 ||
-        gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0 ||
         ngtcp2_crypto_gnutls_configure_server_session(c->tls) != 0) {
         return -1;
     }
@@ -131,7 +106,7 @@ ssize_t cquic_write_retry(cquic_server *server, const uint8_t *packet, size_t le
     retry_scid.datalen = CQUIC_SCID_LENGTH;
     uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
     ngtcp2_ssize token_length = ngtcp2_crypto_generate_retry_token(
-        token, server->reset_secret, sizeof(server->reset_secret), header.version, (const ngtcp2_sockaddr *)remote,
+        token, server->endpoint.reset_secret, sizeof(server->endpoint.reset_secret), header.version, (const ngtcp2_sockaddr *)remote,
         remote_length, &retry_scid, &header.dcid, now);
     if (token_length < 0) {
         return -1;
@@ -156,7 +131,7 @@ cquic_conn *cquic_accept(cquic_server *server, const uint8_t *packet, size_t len
     int retried = header.token.len > 0 && header.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY;
     if (retried) {
         if (ngtcp2_crypto_verify_retry_token(&original_dcid, header.token.base, header.token.len,
-                                             server->reset_secret, sizeof(server->reset_secret), header.version,
+                                             server->endpoint.reset_secret, sizeof(server->endpoint.reset_secret), header.version,
                                              (const ngtcp2_sockaddr *)remote, remote_length, &header.dcid,
                                              CQUIC_RETRY_TOKEN_LIFETIME, now) != 0) {
             return NULL;
@@ -169,7 +144,7 @@ cquic_conn *cquic_accept(cquic_server *server, const uint8_t *packet, size_t len
     if (c == NULL) {
         return NULL;
     }
-    cquic_conn_init(c, events, user, server->reset_secret);
+    cquic_conn_init(c, events, user, server->endpoint.reset_secret);
 
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);

@@ -82,11 +82,7 @@ public final class QUICConnection {
     }
 
     private func closed(_ stream: Int64, reset: Bool) {
-        guard let state = self.streams.removeValue(forKey: stream) else {
-            if reset { self.resetStreams.append(stream) }
-            return
-        }
-        state.outgoing?.deallocate()
+        self.streams.removeValue(forKey: stream)?.outgoing?.deallocate()
         if reset { self.resetStreams.append(stream) }
     }
 

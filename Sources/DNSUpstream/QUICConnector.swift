@@ -33,16 +33,7 @@ struct QUICConnector: UpstreamConnector {
         let connected = address.connect(resolver: self.resolver, on: eventLoop,
                                         byName: { bootstrap.connect(host: $0, port: $1) },
                                         byAddress: { bootstrap.connect(to: $0) })
-        connected.cascadeFailure(to: handshake)
-        let timer = eventLoop.scheduleTask(in: self.options.connectTimeout) {
-            handshake.fail(UpstreamError.connectFailed(address.description, reason: "QUIC handshake timed out"))
-        }
-        handshake.futureResult.whenComplete { _ in timer.cancel() }
-        return connected.flatMap { channel in
-            handshake.futureResult.map { channel }.flatMapErrorThrowing { error in
-                channel.close(promise: nil)
-                throw error
-            }
-        }
+        return connected.afterHandshake(handshake, within: self.options.connectTimeout,
+                                        upstream: address.description, protocolName: "QUIC", on: eventLoop)
     }
 }

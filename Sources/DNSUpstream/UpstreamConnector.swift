@@ -135,12 +135,22 @@ struct StreamConnector: UpstreamConnector {
                                         byName: { bootstrap.connect(host: $0, port: $1) },
                                         byAddress: { bootstrap.connect(to: $0) })
         guard let handshake else { return connected }
-        connected.cascadeFailure(to: handshake)
-        let timer = eventLoop.scheduleTask(in: options.connectTimeout) {
-            handshake.fail(UpstreamError.connectFailed(address.description, reason: "TLS handshake timed out"))
+        return connected.afterHandshake(handshake, within: options.connectTimeout, upstream: address.description,
+                                        protocolName: "TLS", on: eventLoop)
+    }
+}
+
+extension EventLoopFuture where Value == any Channel {
+    /// This connection, handed out only once `handshake` has succeeded within `timeout`: a handshake that fails or
+    /// takes too long closes the channel and fails the connection with its error.
+    func afterHandshake(_ handshake: EventLoopPromise<Void>, within timeout: TimeAmount, upstream: String,
+                        protocolName: String, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        self.cascadeFailure(to: handshake)
+        let timer = eventLoop.scheduleTask(in: timeout) {
+            handshake.fail(UpstreamError.connectFailed(upstream, reason: "\(protocolName) handshake timed out"))
         }
         handshake.futureResult.whenComplete { _ in timer.cancel() }
-        return connected.flatMap { channel in
+        return self.flatMap { channel in
             handshake.futureResult.map { channel }.flatMapErrorThrowing { error in
                 channel.close(promise: nil)
                 throw error
